@@ -1,0 +1,20 @@
+"""taxonomy: topic maps and editable taxonomies from research abstracts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from taxonomy.pipeline import RunResult
+
+
+def run(config: Any = None, out: Any = None, **overrides: Any) -> RunResult:
+    """Run the whole pipeline; see `taxonomy.pipeline.run`. Imported lazily to keep import fast."""
+    from taxonomy.pipeline import run as _run
+
+    return _run(config, out=out, **overrides)
+
+
+__all__ = ["run", "__version__"]

@@ -1,0 +1,94 @@
+"""Plain data that crosses stage boundaries: papers in, taxonomy nodes out."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+_WS = re.compile(r"\s+")
+_ARXIV_ID = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.\d{4,5}$")
+
+
+def normalize_text(text: str) -> str:
+    """Collapse whitespace; the form used for hashing, dedup and embedding."""
+    return _WS.sub(" ", text).strip()
+
+
+def text_key(text: str) -> str:
+    """Stable content hash of an abstract (whitespace-insensitive)."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+
+
+def strip_arxiv_version(arxiv_id: str) -> str:
+    """'2303.11366v1' -> '2303.11366'."""
+    return re.sub(r"v\d+$", "", arxiv_id.strip())
+
+
+def year_month_from_arxiv_id(arxiv_id: str | None) -> str | None:
+    """New-style arXiv ids encode the submission month: 2303.11366 -> '2023-03'."""
+    if not arxiv_id:
+        return None
+    match = _ARXIV_ID.match(strip_arxiv_version(arxiv_id))
+    if not match or not 1 <= int(match["mm"]) <= 12:
+        return None
+    return f"20{match['yy']}-{match['mm']}"
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One record as read from a source file (before deduplication)."""
+
+    abstract: str
+    source: str  # file name the record came from
+    title: str | None = None
+    arxiv_id: str | None = None  # without version suffix
+    year_month: str | None = None  # 'YYYY-MM'
+    line: int | None = None  # 1-based line in the source file where the record starts
+
+    @property
+    def key(self) -> str:
+        return text_key(self.abstract)
+
+    @property
+    def id(self) -> str:
+        """Stable paper id: the arXiv id when known, else a hash of the abstract."""
+        return self.arxiv_id or f"h{self.key[:12]}"
+
+
+@dataclass
+class Corpus:
+    """Unique papers (deduplicated by abstract text), in a deterministic order."""
+
+    papers: list[Paper]
+    n_records: int  # records read before deduplication
+
+    def __len__(self) -> int:
+        return len(self.papers)
+
+    @property
+    def texts(self) -> list[str]:
+        """The text each paper is embedded and labelled from: title (if any) + abstract."""
+        return [paper_text(p) for p in self.papers]
+
+
+def paper_text(paper: Paper) -> str:
+    if paper.title:
+        return f"{normalize_text(paper.title)}. {normalize_text(paper.abstract)}"
+    return normalize_text(paper.abstract)
+
+
+@dataclass
+class TaxonomyNode:
+    """A theme (level 0) or a topic (level 1) of the taxonomy."""
+
+    id: str
+    label: str
+    keywords: list[str]
+    members: list[int]  # indices into Corpus.papers
+    representatives: list[int]  # most typical members, best first
+    children: list[TaxonomyNode] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
