@@ -1,0 +1,378 @@
+"""Evaluation metrics, labels-file joining and the run-level reports."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from taxonomy.errors import TaxonomyError
+from taxonomy.evaluate import (
+    UNASSIGNED,
+    coherence_report,
+    evaluate_run,
+    format_report,
+    join_labels,
+    load_labels,
+    read_documents,
+    read_topic_keywords,
+)
+from taxonomy.evaluate.metrics import (
+    ari,
+    harmonic_purity,
+    inverse_purity,
+    nmi,
+    npmi_coherence,
+    purity,
+    topic_diversity,
+)
+
+REAL_LABELS = Path("/work/shared/eval/seeds_dev_labels.jsonl")
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_purity_two_by_two_table():
+    # true a a a b / pred x x y y. Contingency (rows = gold, cols = clusters):
+    #        x  y
+    #   a    2  1
+    #   b    0  1
+    # purity  = (max col x + max col y) / N = (2 + 1) / 4 = 0.75
+    # inverse = (max row a + max row b) / N = (2 + 1) / 4 = 0.75
+    true, pred = list("aaab"), list("xxyy")
+    assert purity(true, pred) == pytest.approx(0.75)
+    assert inverse_purity(true, pred) == pytest.approx(0.75)
+    assert harmonic_purity(true, pred) == pytest.approx(0.75)
+
+
+def test_purity_one_big_cluster():
+    # true a a b b / pred x x x x: one column [2, 2].
+    # purity = 2/4 = 0.5; inverse = (2 + 2)/4 = 1; harmonic = 2*0.5*1/1.5 = 2/3
+    true, pred = list("aabb"), list("xxxx")
+    assert purity(true, pred) == pytest.approx(0.5)
+    assert inverse_purity(true, pred) == pytest.approx(1.0)
+    assert harmonic_purity(true, pred) == pytest.approx(2 / 3)
+
+
+def test_purity_singletons():
+    # Every item its own cluster: each column holds one item -> purity 4/4 = 1; each gold
+    # class (size 2) is split over 2 clusters, max per row is 1 -> inverse = (1 + 1)/4.
+    true, pred = list("aabb"), list("wxyz")
+    assert purity(true, pred) == pytest.approx(1.0)
+    assert inverse_purity(true, pred) == pytest.approx(0.5)
+    assert harmonic_purity(true, pred) == pytest.approx(2 / 3)
+
+
+def test_nmi_hand_computed():
+    # true a a b b / pred x x x y. p(a,x)=1/2, p(b,x)=1/4, p(b,y)=1/4; p(a)=p(b)=1/2,
+    # p(x)=3/4, p(y)=1/4. MI = 1/2 ln(4/3) + 1/4 ln(2/3) + 1/4 ln 2.
+    # H(true) = ln 2, H(pred) = -(3/4 ln 3/4 + 1/4 ln 1/4); NMI = MI / mean(H(true), H(pred)).
+    mi = 0.5 * math.log(4 / 3) + 0.25 * math.log(2 / 3) + 0.25 * math.log(2)
+    h_true = math.log(2)
+    h_pred = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    expected = mi / ((h_true + h_pred) / 2)
+    assert nmi(list("aabb"), list("xxxy")) == pytest.approx(expected)
+
+
+def test_ari_hand_computed():
+    # true a a a b b b / pred x x y y z z. Cells: a:x2 y1, b:y1 z2.
+    # sum C(n_ij,2) = 1 + 1 = 2; rows 3,3 -> 3 + 3 = 6; cols 2,2,2 -> 3; C(6,2) = 15.
+    # expected = 6*3/15 = 1.2; max = (6 + 3)/2 = 4.5; ARI = (2 - 1.2)/(4.5 - 1.2) = 8/33.
+    assert ari(list("aaabbb"), list("xxyyzz")) == pytest.approx(8 / 33)
+    # true a a b b / pred x x x y: index 1 = expected (2*3/6 = 1) -> ARI 0.
+    assert ari(list("aabb"), list("xxxy")) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("metric", [nmi, ari, purity, inverse_purity, harmonic_purity])
+def test_perfect_clustering_scores_one(metric):
+    true = list("aaabbbcc")
+    assert metric(true, true) == pytest.approx(1.0)
+    # Renaming the clusters changes nothing.
+    assert metric(true, [{"a": 7, "b": 3, "c": 5}[t] for t in true]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("metric", [nmi, ari, purity, inverse_purity, harmonic_purity])
+def test_invariant_to_label_renaming(metric):
+    true, pred = list("aaabbbccd"), list("xxyyyzzzz")
+    renamed_true = [{"a": "q", "b": "r", "c": "s", "d": "t"}[t] for t in true]
+    renamed_pred = [{"x": 2, "y": 0, "z": 1}[p] for p in pred]
+    assert metric(renamed_true, renamed_pred) == pytest.approx(metric(true, pred))
+
+
+def test_constant_and_independent_clusterings():
+    true = list("aabb")
+    assert nmi(true, list("xxxx")) == pytest.approx(0.0)
+    assert ari(true, list("xxxx")) == pytest.approx(0.0)
+    # x y x y is independent of a a b b: MI = 0 -> NMI 0; ARI (0 - 2/3)/(2 - 2/3) = -0.5.
+    assert nmi(true, list("xyxy")) == pytest.approx(0.0)
+    assert ari(true, list("xyxy")) == pytest.approx(-0.5)
+
+
+def test_metric_input_errors():
+    with pytest.raises(ValueError):
+        purity(["a"], ["x", "y"])
+    with pytest.raises(ValueError):
+        nmi([], [])
+
+
+def test_npmi_hand_examples():
+    docs = [{"a", "b"}, {"a", "b"}, {"c"}, {"d"}]
+    # a, b: p(a) = p(b) = p(a,b) = 1/2 -> log(0.5/0.25) / -log(0.5) = 1.
+    assert npmi_coherence([["a", "b"]], docs) == [pytest.approx(1.0)]
+    # a, c never co-occur -> -1.
+    assert npmi_coherence([["a", "c"]], docs) == [pytest.approx(-1.0)]
+    # Pairs (a,b)=1, (a,c)=-1, (b,c)=-1 -> mean -1/3.
+    assert npmi_coherence([["a", "b", "c"]], docs) == [pytest.approx(-1 / 3)]
+    # Independent: p(a) = p(b) = 1/2, p(a,b) = 1/4 -> log(1) = 0.
+    independent = [{"a", "b"}, {"a"}, {"b"}, {"c"}]
+    assert npmi_coherence([["a", "b"]], independent) == [pytest.approx(0.0)]
+
+
+def test_npmi_top_n_tokenized_docs_and_ngrams():
+    docs = [["kv", "cache", "memory"], ["kv", "cache", "memory"], ["other"]]
+    # top_n=2 keeps only the first two words, which always co-occur.
+    assert npmi_coherence([["kv", "cache", "other"]], docs, top_n=2) == [pytest.approx(1.0)]
+    # "kv cache" is present where both words are, so it always co-occurs with "memory".
+    assert npmi_coherence([["kv cache", "memory"]], docs) == [pytest.approx(1.0)]
+    assert math.isnan(npmi_coherence([["kv"]], docs)[0])
+
+
+def test_topic_diversity():
+    # top 3 of two topics: a b c / a d e -> 5 unique of 6.
+    assert topic_diversity([["a", "b", "c"], ["a", "d", "e"]], top_n=3) == pytest.approx(5 / 6)
+    assert topic_diversity([["a", "b", "x"], ["c", "d", "x"]], top_n=2) == pytest.approx(1.0)
+    assert topic_diversity([["a", "b"], ["A", "b"]]) == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- labels files
+
+
+def _docs() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["2303.11366", "1911.02150", "h0123456789ab", "h999"],
+            "title": ["Reflexion", "Fast decoding", "", "Speech"],
+            "abstract": [
+                "Agents that reflect.",
+                "Multi-query attention.",
+                "A  plain\nabstract.",
+                "Speech models.",
+            ],
+            "arxiv_id": ["2303.11366", "1911.02150", "", ""],
+            "topic_id": ["t1", "t2", "t2", ""],
+            "theme_id": ["h1", "h2", "h2", ""],
+        }
+    )
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_join_by_id_arxiv_id_and_abstract(tmp_path):
+    labels_file = _write_jsonl(
+        tmp_path / "labels.jsonl",
+        [
+            {"id": "2303.11366", "theme": "agents"},
+            {"arxiv_id": "1911.02150v2", "abstract": None, "theme": "inference"},
+            {
+                "title": None,
+                "arxiv_id": None,
+                "abstract": "A plain abstract.",
+                "theme": "misc",
+                "also_acceptable": ["other"],
+            },
+            {"arxiv_id": "2401.00001", "theme": "nowhere"},
+            {"id": "2303.11366", "theme": "agents-again"},
+        ],
+    )
+    labels = load_labels(labels_file)
+    join = join_labels(_docs(), labels)
+    assert list(join.documents["label"]) == ["agents", "inference", "misc", ""]
+    assert join.documents["also_acceptable"][2] == ["other"]
+    assert join.n_labels == 5 and join.n_matched == 3
+    assert join.unmatched_lines == [4] and join.n_unmatched == 1
+    assert join.duplicate_lines == [5]
+
+
+def test_csv_labels_and_label_field(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text(
+        'arxiv_id,abstract,label,gold\n2303.11366v1,,agents,A\n,"A plain\nabstract.",misc,B\n',
+        encoding="utf-8",
+    )
+    labels = load_labels(path)  # no `theme` column: falls back to `label`
+    assert list(labels["label"]) == ["agents", "misc"]
+    assert list(labels["line"]) == [2, 3]
+    assert list(load_labels(path, label_field="gold")["label"]) == ["A", "B"]
+    join = join_labels(_docs(), labels)
+    assert list(join.documents["label"]) == ["agents", "", "misc", ""]
+
+
+def test_missing_labels_file(tmp_path):
+    with pytest.raises(TaxonomyError, match="not found") as err:
+        load_labels(tmp_path / "nope.jsonl")
+    assert err.value.path == str(tmp_path / "nope.jsonl")
+
+
+def test_bad_json_line_names_file_and_line(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"id": "a", "theme": "x"}\n\n{"id": "b", "theme": \n', encoding="utf-8")
+    with pytest.raises(TaxonomyError) as err:
+        load_labels(path)
+    assert err.value.line == 3
+    assert f"{path}:3" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "b"}', "missing value for label field"),
+        ('{"theme": "x"}', "no id, arxiv_id or abstract"),
+        ('["id", "b"]', "expected a JSON object"),
+    ],
+)
+def test_bad_records(tmp_path, line, message):
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"id": "a", "theme": "x"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=message) as err:
+        load_labels(path)
+    assert err.value.line == 2
+
+
+def test_no_label_field(tmp_path):
+    path = _write_jsonl(tmp_path / "labels.jsonl", [{"id": "a", "topic": "x"}])
+    with pytest.raises(TaxonomyError, match="no label field"):
+        load_labels(path)
+
+
+def test_read_documents_keeps_ids_as_text(tmp_path):
+    path = tmp_path / "documents.csv"
+    _docs().to_csv(path, index=False)
+    frame = read_documents(path)
+    assert frame["arxiv_id"][1] == "1911.02150"
+    assert frame["topic_id"][3] == ""
+    with pytest.raises(TaxonomyError, match="not found"):
+        read_documents(tmp_path / "missing.csv")
+    (tmp_path / "bad.csv").write_text("id,abstract\n1,x\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="missing column"):
+        read_documents(tmp_path / "bad.csv")
+
+
+@pytest.mark.skipif(not REAL_LABELS.is_file(), reason="shared dev labels not available")
+def test_real_dev_labels_file_loads():
+    labels = load_labels(REAL_LABELS)
+    assert len(labels) > 0
+    assert (labels["label"] != "").all()
+    assert not labels["arxiv_id"].str.contains(r"v\d+$").any()
+
+
+# ---------------------------------------------------------------- run reports
+
+
+def _labelled(topic_ids, theme_ids, labels) -> pd.DataFrame:
+    n = len(labels)
+    return pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "title": [""] * n,
+            "abstract": [f"abstract {i}" for i in range(n)],
+            "arxiv_id": [""] * n,
+            "topic_id": topic_ids,
+            "theme_id": theme_ids,
+            "label": labels,
+        }
+    )
+
+
+def test_evaluate_run_perfect_and_unassigned_cluster():
+    docs = _labelled(["t1", "t1", "", ""], ["h1", "h1", "h1", "h1"], list("aabb"))
+    result = evaluate_run(docs, None)
+    topic = result["levels"]["topic"]
+    # Unassigned papers form one cluster (b b), so the topic level is perfect...
+    assert topic["nmi"] == pytest.approx(1.0) and topic["harmonic_purity"] == pytest.approx(1.0)
+    assert topic["coverage"] == pytest.approx(0.5) and topic["n_clusters"] == 1
+    # ... while one theme for everything is a constant clustering.
+    theme = result["levels"]["theme"]
+    assert theme["nmi"] == pytest.approx(0.0) and theme["coverage"] == pytest.approx(1.0)
+    assert theme["purity"] == pytest.approx(0.5)
+    assert result["n_labelled"] == 4 and result["n_classes"] == 2
+    json.dumps(result, allow_nan=False)  # JSON-ready
+
+
+def test_ignore_label_excluded():
+    labels = ["a", "a", "b", "b", "other", "Other"]
+    docs = _labelled(["t1", "t1", "t2", "t2", "t1", ""], ["h"] * 6, labels)
+    result = evaluate_run(docs, None)
+    assert result["n_labelled"] == 4 and result["n_ignored"] == 2
+    assert result["levels"]["topic"]["nmi"] == pytest.approx(1.0)
+    assert result["levels"]["topic"]["coverage"] == pytest.approx(1.0)
+    assert result["levels"]["topic"]["coverage_all"] == pytest.approx(5 / 6)
+    kept = evaluate_run(docs, None, ignore_labels=())
+    assert kept["n_labelled"] == 6 and kept["levels"]["topic"]["nmi"] < 1.0
+
+
+def test_evaluate_run_with_labels_frame(tmp_path):
+    path = _write_jsonl(
+        tmp_path / "l.jsonl",
+        [
+            {"id": "2303.11366", "theme": "x"},
+            {"arxiv_id": "1911.02150", "theme": "y"},
+            {"arxiv_id": "0000.00000", "theme": "z"},
+        ],
+    )
+    result = evaluate_run(_docs(), load_labels(path))
+    assert result["labels"]["n_unmatched"] == 1 and result["labels"]["unmatched_lines"] == [3]
+    assert result["levels"]["topic"]["nmi"] == pytest.approx(1.0)
+    table = format_report(result)
+    assert table.row_count == 8
+    with pytest.raises(ValueError):
+        evaluate_run(_docs(), None)
+
+
+def test_evaluate_run_no_labelled_papers():
+    result = evaluate_run(_labelled(["t1"], ["h1"], ["other"]), None)
+    assert result["levels"]["topic"]["nmi"] is None
+    assert UNASSIGNED not in result["levels"]["topic"]
+
+
+def test_coherence_report():
+    docs = pd.DataFrame(
+        {
+            "title": ["Fine-tuning", "KV cache", "Fine-Tuning again", "Nothing"],
+            "abstract": ["adapters everywhere", "memory saving", "more adapters", "here"],
+        }
+    )
+    keywords = {
+        "t1": ["fine-tuning", "adapters"],
+        "t2": ["kv cache", "memory", "adapters"],
+        "t3": [],
+    }
+    result = coherence_report(docs, keywords)
+    # t1: "fine tuning" and "adapters" are both in papers 0 and 2 only -> 1.
+    assert result["npmi"]["t1"] == pytest.approx(1.0)
+    # t2: (kv cache, memory) = 1, (kv cache, adapters) = -1, (memory, adapters) = -1.
+    assert result["npmi"]["t2"] == pytest.approx(-1 / 3)
+    assert result["npmi"]["t3"] is None
+    assert result["mean_npmi"] == pytest.approx((1 - 1 / 3) / 2)
+    # 5 keywords, "adapters" twice -> 4 unique of 5.
+    assert result["diversity"] == pytest.approx(4 / 5)
+    json.dumps(result, allow_nan=False)
+    assert format_report(result).row_count == 5
+
+
+def test_read_topic_keywords(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(
+        "papers: 3\nthemes:\n- id: h1\n  keywords: [x]\n  children:\n"
+        "  - id: t1\n    keywords: [kv cache, memory]\n  - id: t2\n    keywords: []\n",
+        encoding="utf-8",
+    )
+    assert read_topic_keywords(path) == {"t1": ["kv cache", "memory"], "t2": []}
+    path.write_text("themes: [\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="invalid YAML"):
+        read_topic_keywords(path)
