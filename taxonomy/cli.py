@@ -1,0 +1,86 @@
+"""Command line: `taxonomy run`, `taxonomy eval`.
+
+User errors (TaxonomyError) become one line on stderr and exit code 2; the heavy modules are
+imported inside the commands so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxonomy.errors import TaxonomyError
+
+app = typer.Typer(
+    help="Topic maps and editable taxonomies from research abstracts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+console = Console()
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn TaxonomyError into `error: <message>` and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TaxonomyError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted; previous outputs are untouched")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config (default: configs/default.yaml)."),
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Output folder (default: output.dir).")
+]
+
+
+@app.command()
+@user_errors
+def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False) -> None:
+    """Build the taxonomy and the map from the configured abstracts."""
+    from taxonomy.pipeline import run as run_pipeline
+
+    result = run_pipeline(config, out=out, progress=not quiet and sys.stderr.isatty())
+    table = Table(title="taxonomy run", show_header=False)
+    n = len(result.corpus)
+    table.add_row("papers", f"{n} unique ({result.corpus.n_records} records)")
+    table.add_row("newly embedded", str(result.newly_embedded))
+    table.add_row("themes", str(len(result.themes)))
+    table.add_row("topics", str(len(result.topics)))
+    table.add_row(
+        "unassigned", f"{result.unassigned} ({100 * result.unassigned / max(n, 1):.1f} %)"
+    )
+    for name, seconds in result.timings.items():
+        table.add_row(f"{name} (s)", f"{seconds:.1f}")
+    table.add_row("total (s)", f"{sum(result.timings.values()):.1f}")
+    console.print(table)
+    for kind, path in result.files.items():
+        console.print(f"{kind:>10}: {path}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

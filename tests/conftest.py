@@ -1,0 +1,10 @@
+import os
+from pathlib import Path
+
+# Keep numba's compiled UMAP/HDBSCAN code between test processes (first JIT costs ~15 s).
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache/numba"))
+
+
+def pytest_configure(config):
+    # Map tests that drive headless Chromium (need playwright and /usr/bin/chromium).
+    config.addinivalue_line("markers", "browser: tests that open the HTML map in headless Chromium")

@@ -1,0 +1,121 @@
+"""Fast unit tests of the pure stage functions on small synthetic data."""
+
+import numpy as np
+
+from taxonomy.cluster import auto_min_size, cluster_vectors, reassign_outliers
+from taxonomy.hierarchy import group_topics
+from taxonomy.keyphrases import class_tfidf, count_phrases, phrases, surface_form
+from taxonomy.label import label_groups
+from taxonomy.reduce import combine_vectors, reduce_vectors
+
+
+def test_phrases_skip_stop_word_edges_but_keep_inner_of():
+    got = phrases("We propose a mixture of experts for the KV cache.")
+    assert "mixture of experts" in got
+    assert "kv cache" in got
+    assert not any(p.split()[0] in {"we", "the", "a"} or p.split()[-1] == "the" for p in got)
+
+
+def test_hyphenated_and_spaced_forms_are_one_phrase():
+    assert "fine tuning" in phrases("parameter-efficient fine-tuning")
+    assert "fine tuning" in phrases("fine tuning")
+
+
+def test_surface_form_keeps_authors_casing():
+    texts = ["The KV cache grows.", "We compress the KV cache.", "kv cache eviction"]
+    assert surface_form("kv cache", texts) == "KV cache"
+    assert surface_form("lora", ["LoRA adapters", "Unlike LoRA, ..."]) == "LoRA"
+
+
+def test_class_tfidf_prefers_terms_specific_to_a_group():
+    texts = ["cat cat dog", "cat dog dog", "fish bird", "fish fish bird"] * 6
+    counts, vocab = count_phrases(texts, max_ngram=1)
+    groups = np.array([0, 0, 1, 1] * 6)
+    scores = class_tfidf(counts, groups, 2)
+    top = [vocab[np.argmax(row)] for row in scores]
+    assert top == ["cat", "fish"] or top == ["dog", "fish"]
+
+
+def blobs(n_per: int, centers: int, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(centers, dim)) * 5
+    x = np.vstack([m + rng.normal(size=(n_per, dim)) for m in means])
+    return x.astype(np.float32), np.repeat(np.arange(centers), n_per)
+
+
+def test_reassign_outliers_respects_budget():
+    x, truth = blobs(20, 3)
+    labels = truth.copy()
+    labels[::4] = -1  # 25 % outliers
+    out = reassign_outliers(x, labels, max_unassigned=0.05)
+    assert (out < 0).mean() <= 0.05
+    assert (out[labels >= 0] == labels[labels >= 0]).all()
+    # Outliers go back to their own blob.
+    assert ((out == truth) | (out < 0)).all()
+    assert (reassign_outliers(x, labels, 0.0) >= 0).all()
+
+
+def test_cluster_finds_blobs_and_is_deterministic():
+    x, truth = blobs(40, 4)
+    reduced = reduce_vectors(x, n_components=5, seed=1)
+    a = cluster_vectors(reduced.cluster_space, x, min_size=8)
+    b = cluster_vectors(reduce_vectors(x, n_components=5, seed=1).cluster_space, x, min_size=8)
+    assert (a == b).all()
+    # Leaf selection may split a blob, but never mixes two blobs in one topic.
+    for t in set(a[a >= 0]):
+        assert len(set(truth[a == t])) == 1
+    assert set(truth[a >= 0]) == {0, 1, 2, 3}
+    # Topic 0 is the largest.
+    sizes = np.bincount(a[a >= 0])
+    assert sizes[0] == sizes.max()
+
+
+def test_tiny_corpus_is_one_topic():
+    x, _ = blobs(3, 1)
+    reduced = reduce_vectors(x, n_components=5)
+    assert reduced.layout.shape == (3, 2)
+    assert (cluster_vectors(reduced.cluster_space, x) == 0).all()
+
+
+def test_auto_min_size_grows_slowly():
+    assert auto_min_size(10) >= 3
+    assert auto_min_size(500) < auto_min_size(75_000) <= 500
+
+
+def test_group_topics_joins_similar_topics():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(3, 8))
+    centroids = np.vstack([b + 0.05 * rng.normal(size=(4, 8)) for b in base])
+    themes = group_topics(centroids, np.ones(12, int), n_themes=3)
+    for j in range(3):
+        assert len(set(themes[j * 4 : j * 4 + 4])) == 1
+    assert len(set(themes)) == 3
+
+
+def test_combined_vectors_mix_cosines():
+    rng = np.random.default_rng(0)
+    e, t = rng.normal(size=(2, 5)), rng.normal(size=(2, 3))
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    c = combine_vectors(e, t, 0.25)
+    expected = 0.75 * e[0] @ e[1] + 0.25 * t[0] @ t[1]
+    assert np.isclose(c[0] @ c[1], expected, atol=1e-5)
+
+
+def test_labels_are_unique_and_descriptive():
+    texts = (
+        ["KV cache compression for long inputs."] * 5
+        + ["We compress the KV cache by eviction."] * 5
+        + ["Retrieval-augmented generation with a retriever."] * 5
+        + ["Retrieval-augmented generation improves answers."] * 5
+    )
+    groups = np.array([0] * 10 + [1] * 10)
+    counts, vocab = count_phrases(texts)
+    x = np.eye(20, dtype=np.float32)
+    out = label_groups(groups, 2, counts, vocab, texts, x, n_keywords=4, n_representatives=3)
+    assert "kv cache" in out[0].label.lower()
+    assert "retrieval" in out[1].label.lower()
+    # Forcing the same candidates for both groups still yields distinct labels.
+    same = label_groups(np.zeros(20, int), 1, counts, vocab, texts, x, taken={out[0].label.lower()})
+    assert same[0].label.lower() != out[0].label.lower()
+    assert len(out[0].representatives) == 3
