@@ -1,0 +1,265 @@
+"""A self-contained interactive HTML map of the papers, their topics and themes.
+
+The page is one file with no network access at all: the template (HTML, CSS, JS under
+`templates/`) is inlined and the data travels as one JSON blob in
+`<script type="application/json" id="map-data">`. The blob is escaped so that no text in it
+can close the script tag, and the page puts data text in the DOM only via `textContent`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+__all__ = ["MapLabel", "MapPoint", "render_map_html", "write_map_html"]
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+#: Below this many papers abstracts are never shortened automatically.
+AUTO_TRUNCATE_MIN_PAPERS = 5000
+#: Automatic shortening keeps the whole file under this many bytes.
+AUTO_BUDGET_BYTES = 18_000_000
+ELLIPSIS = "\u2026"
+
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+_JSON_ESCAPES |= {"\u2028": "\\u2028", "\u2029": "\\u2029"}
+_JSON_ESCAPE_RE = re.compile("[<>&\u2028\u2029]")
+_TOKEN_RE = re.compile(r"/\*@(CSS|JS|DATA|TITLE|CSP)@\*/")
+
+
+@dataclass
+class MapPoint:
+    """One paper on the map; `theme`/`topic` index into the label lists (-1: none)."""
+
+    id: str
+    title: str
+    abstract: str
+    x: float
+    y: float
+    theme: int
+    topic: int
+    year_month: str | None = None
+    arxiv_id: str | None = None
+
+
+@dataclass
+class MapLabel:
+    """A theme or topic label at its centre; `parent` is a topic's theme index (-1: none)."""
+
+    name: str
+    x: float
+    y: float
+    size: int
+    parent: int = -1
+
+
+def escape_json_for_script(obj: object) -> str:
+    """Compact JSON that is safe inside a `<script>` element (no `<`, `>`, `&`, U+2028/9)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _JSON_ESCAPE_RE.sub(lambda m: _JSON_ESCAPES[m.group()], text)
+
+
+def shorten(text: str, cap: int) -> str:
+    """`text` cut to at most `cap` characters (ellipsis included), at a word end if one is near."""
+    if len(text) <= cap:
+        return text
+    if cap <= 1:
+        return ELLIPSIS if cap == 1 else ""
+    cut = text[: cap - 1]
+    space = cut.rfind(" ")
+    if space >= 0.7 * len(cut):
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + ELLIPSIS
+
+
+def _quantizer(values: list[float]):
+    """Round to ~1/20000 of the coordinate span; integral values print without '.0'."""
+    span = (max(values) - min(values)) if values else 0.0
+    decimals = max(0, min(8, math.ceil(-math.log10(span / 20000)))) if span > 0 else 3
+
+    def q(v: float) -> float | int:
+        r = round(v, decimals)
+        return int(r) if r == int(r) and abs(r) < 2**53 else r
+
+    return q
+
+
+def _check(points: list[MapPoint], themes: list[MapLabel], topics: list[MapLabel]) -> None:
+    for p in points:
+        if not (math.isfinite(p.x) and math.isfinite(p.y)):
+            raise ValueError(f"paper {p.id!r}: coordinates must be finite, got ({p.x}, {p.y})")
+        if not -1 <= p.theme < len(themes) or not -1 <= p.topic < len(topics):
+            raise ValueError(f"paper {p.id!r}: theme/topic index out of range")
+    for label in [*themes, *topics]:
+        if not (math.isfinite(label.x) and math.isfinite(label.y)):
+            raise ValueError(f"label {label.name!r}: coordinates must be finite")
+    for topic in topics:
+        if not -1 <= topic.parent < len(themes):
+            raise ValueError(f"topic {topic.name!r}: parent theme index out of range")
+
+
+def _payload(
+    title: str,
+    points: list[MapPoint],
+    themes: list[MapLabel],
+    topics: list[MapLabel],
+    cap: int | None,
+) -> dict:
+    """Columnar data for the page. `ax`: 1 = arXiv id equals the paper id, 0 = none;
+    `ym`: index into `months` (-1 = none); labels are `[name, x, y, size, parent]`."""
+    q = _quantizer([p.x for p in points] + [p.y for p in points])
+    months = sorted({p.year_month for p in points if p.year_month})
+    month_index = {m: i for i, m in enumerate(months)}
+    abstracts, cut = [], []
+    for i, p in enumerate(points):
+        text = p.abstract if cap is None else shorten(p.abstract, cap)
+        if len(text) < len(p.abstract):
+            cut.append(i)
+        abstracts.append(text)
+
+    def labels(items: list[MapLabel]) -> list[list]:
+        return [[lab.name, q(lab.x), q(lab.y), int(lab.size), int(lab.parent)] for lab in items]
+
+    return {
+        "v": 1,
+        "title": title,
+        "id": [p.id for p in points],
+        "t": [p.title for p in points],
+        "a": abstracts,
+        "x": [q(p.x) for p in points],
+        "y": [q(p.y) for p in points],
+        "th": [int(p.theme) for p in points],
+        "tp": [int(p.topic) for p in points],
+        "months": months,
+        "ym": [month_index.get(p.year_month, -1) if p.year_month else -1 for p in points],
+        "ax": [(1 if p.arxiv_id == p.id else p.arxiv_id) if p.arxiv_id else 0 for p in points],
+        "cap": cap,
+        # Shortened papers: listed directly, or (when most are) as the complement.
+        **(
+            {"uncut": sorted(set(range(len(points))) - set(cut))}
+            if 2 * len(cut) > len(points)
+            else {"cut": cut}
+        ),
+        "themes": labels(themes),
+        "topics": labels(topics),
+    }
+
+
+@cache
+def _template() -> tuple[str, str, str]:
+    page, css, js = (
+        (TEMPLATE_DIR / name).read_text(encoding="utf-8")
+        for name in ("map.html", "map.css", "map.js")
+    )
+    for name, text in (("map.css", css), ("map.js", js)):
+        if re.search(r"</(script|style)", text, re.IGNORECASE):
+            raise RuntimeError(f"template {name} must not contain a closing script/style tag")
+    return page, css, js
+
+
+def _fill(title: str, data_json: str) -> str:
+    page, css, js = _template()
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+    csp = (
+        "default-src 'none'; "
+        f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
+        "img-src data: blob:; base-uri 'none'; form-action 'none'"
+    )
+    values = {"CSS": css, "JS": js, "DATA": data_json, "TITLE": html.escape(title), "CSP": csp}
+    # One pass, so text inserted for one token is never scanned for another.
+    return _TOKEN_RE.sub(lambda m: values[m.group(1)], page)
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _auto_cap(points: list[MapPoint], build, budget: int) -> int | None:
+    """Largest abstract length that keeps the page under `budget` bytes (None: no cut needed)."""
+    full = build(None)
+    if _utf8_len(full) <= budget:
+        return None
+    fixed = _utf8_len(build(0))  # everything but the abstracts
+    room = budget - fixed
+    # Bytes each abstract costs per character once JSON-encoded and escaped.
+    rates = [
+        (len(p.abstract), _utf8_len(escape_json_for_script(p.abstract)) / max(1, len(p.abstract)))
+        for p in points
+    ]
+
+    def cost(cap: int) -> float:
+        return sum(min(n, cap) * r for n, r in rates)
+
+    lo, hi = 0, max(n for n, _ in rates)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if cost(mid) <= room else (lo, mid - 1)
+    return lo
+
+
+def render_map_html(
+    points: list[MapPoint],
+    themes: list[MapLabel],
+    topics: list[MapLabel],
+    *,
+    title: str = "Topic map",
+    max_abstract_chars: int | None = None,
+) -> str:
+    """The complete, self-contained HTML page for the map.
+
+    Abstracts are cut to `max_abstract_chars` when given. Otherwise they are kept whole for
+    maps under `AUTO_TRUNCATE_MIN_PAPERS` papers and, above that, cut only as much as needed to
+    keep the file under `AUTO_BUDGET_BYTES`; the page marks a shortened abstract as such.
+    """
+    _check(points, themes, topics)
+    if max_abstract_chars is not None and max_abstract_chars < 0:
+        raise ValueError("max_abstract_chars must be >= 0")
+
+    def build(cap: int | None) -> str:
+        return _fill(title, escape_json_for_script(_payload(title, points, themes, topics, cap)))
+
+    cap = max_abstract_chars
+    if cap is None and len(points) >= AUTO_TRUNCATE_MIN_PAPERS:
+        cap = _auto_cap(points, build, AUTO_BUDGET_BYTES)
+    page = build(cap)
+    # The estimate ignores word-boundary cuts and the `cut` list; tighten until it fits.
+    while max_abstract_chars is None and cap and _utf8_len(page) > AUTO_BUDGET_BYTES:
+        cap = int(cap * 0.95)
+        page = build(cap)
+    return page
+
+
+def write_map_html(
+    path: Path,
+    points: list[MapPoint],
+    themes: list[MapLabel],
+    topics: list[MapLabel],
+    *,
+    title: str = "Topic map",
+    max_abstract_chars: int | None = None,
+) -> None:
+    """Write the map page atomically: temp file in the same folder, fsync, `os.replace`."""
+    page = render_map_html(
+        points, themes, topics, title=title, max_abstract_chars=max_abstract_chars
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(page.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a map is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
