@@ -1,0 +1,81 @@
+"""Ingest stage: read abstracts from files and folders into a deduplicated `Corpus`.
+
+Supported input (see the modules for details):
+- `.txt` / no extension, recognised by content: `Abstract:` lines, `ID | abstract |` table
+  dumps, and title/abstract listing pages (`seeds`);
+- `.csv`, `.tsv`, `.jsonl`, `.json` (a list of objects), `.parquet` with configurable
+  title/abstract/id columns (`tabular`);
+- `.bib` entries with an `abstract` field (`bibtex`).
+Text formats may be gzipped (`.csv.gz`). Text must be UTF-8 (or UTF-16 with a BOM); other
+encodings are an error rather than a guess (`textio`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from taxonomy.errors import TaxonomyError
+from taxonomy.ingest.detect import collect_files, read_file
+from taxonomy.ingest.tabular import Columns
+from taxonomy.models import Corpus, Paper, year_month_from_arxiv_id
+
+__all__ = ["read_corpus", "deduplicate"]
+
+
+def read_corpus(
+    paths: list[Path],
+    *,
+    title_column: str = "title",
+    abstract_column: str = "abstract",
+    id_column: str | None = "arxiv_id",
+    exclude_sources: tuple[str, ...] = (),
+) -> Corpus:
+    """Read every supported file under `paths` and deduplicate the records by abstract.
+
+    Raises TaxonomyError (naming the file and line) for unreadable or malformed input, a
+    file without records, and an input that yields no abstracts at all.
+    """
+    columns = Columns(title=title_column, abstract=abstract_column, id=id_column)
+    records: list[Paper] = []
+    for path in collect_files([Path(p) for p in paths], tuple(exclude_sources)):
+        papers = read_file(path, columns)
+        if not papers:
+            # Most often a wrong column name or a format we misread: silence would hide it.
+            raise TaxonomyError("no abstracts found in this file", path=path)
+        records.extend(papers)
+    if not records:
+        where = ", ".join(str(p) for p in paths) or "(no input paths)"
+        raise TaxonomyError(f"no abstracts found in {where}")
+    return Corpus(papers=deduplicate(records), n_records=len(records))
+
+
+def deduplicate(records: Iterable[Paper]) -> list[Paper]:
+    """Unique abstracts in first-seen order; later copies only fill in missing fields.
+
+    Paper ids must be unique, so an arXiv id already held by a different abstract is
+    dropped from the later record (it then falls back to its hash id).
+    """
+    by_key: dict[str, Paper] = {}
+    owner: dict[str, str] = {}  # arXiv id -> key of the abstract that holds it
+
+    def free_id(arxiv_id: str | None, key: str) -> str | None:
+        if arxiv_id is None or owner.setdefault(arxiv_id, key) != key:
+            return None
+        return arxiv_id
+
+    for record in records:
+        key = record.key
+        first = by_key.get(key)
+        if first is None:
+            by_key[key] = replace(record, arxiv_id=free_id(record.arxiv_id, key))
+            continue
+        arxiv_id = first.arxiv_id or free_id(record.arxiv_id, key)
+        by_key[key] = replace(
+            first,
+            title=first.title or record.title,
+            arxiv_id=arxiv_id,
+            year_month=first.year_month or year_month_from_arxiv_id(arxiv_id) or record.year_month,
+        )
+    return list(by_key.values())
