@@ -78,6 +78,54 @@ def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False)
         console.print(f"{kind:>10}: {path}")
 
 
+@app.command("eval")
+@user_errors
+def evaluate(
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels", "-l", help="JSONL/CSV of labels keyed by id, arXiv id or abstract."
+        ),
+    ] = None,
+    run_dir: Annotated[Path, typer.Option("--run", help="Folder of a finished run.")] = Path(
+        "outputs"
+    ),
+    label_field: Annotated[
+        str | None, typer.Option(help="Field holding the label (default: theme, then label).")
+    ] = None,
+    ignore_label: Annotated[
+        list[str] | None,
+        typer.Option("--ignore-label", help="Label value to leave out of scoring (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Score a run against labels (NMI, ARI, purity, coverage), or its topics' coherence."""
+    import json
+
+    from taxonomy.evaluate import (
+        coherence_report,
+        evaluate_run,
+        format_report,
+        load_labels,
+        read_documents,
+        read_topic_keywords,
+    )
+
+    docs = read_documents(run_dir / "documents.csv")
+    if labels is not None:
+        ignore = tuple(ignore_label) if ignore_label else ("other",)
+        result = evaluate_run(docs, load_labels(labels, label_field), ignore_labels=ignore)
+        unmatched = result["labels"]["n_unmatched"]
+        if unmatched and not as_json:
+            err_console.print(f"warning: {unmatched} labels matched no paper of the run")
+    else:
+        result = coherence_report(docs, read_topic_keywords(run_dir / "taxonomy.yaml"))
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        console.print(format_report(result))
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -15,7 +15,9 @@ from sklearn.preprocessing import normalize
 
 
 def _agglomerate(centroids: np.ndarray, sizes: np.ndarray, n_themes: int) -> np.ndarray:
-    model = AgglomerativeClustering(n_clusters=n_themes, metric="cosine", linkage="average")
+    # Ward on unit vectors (Euclidean ~ cosine there) gives balanced themes; average linkage
+    # tends to make one giant theme plus singletons.
+    model = AgglomerativeClustering(n_clusters=n_themes, linkage="ward")
     return model.fit_predict(centroids)
 
 

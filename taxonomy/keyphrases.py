@@ -26,17 +26,20 @@ ACADEMIC_STOP_WORDS = frozenset(
     experiments experimental extensive outperforms outperform compared comparison recent
     recently also well et al e g i via respectively code available github https http com www
     first second three two one set wide range key challenges challenge problem problems able
-    make makes made way ways high low large small better best strong new number data learning
+    make makes made way ways large small better best strong new number
     ability capabilities abilities benchmark benchmarks evaluation evaluate evaluated analysis
-    language llms llm lms lm large-scale paradigm technique techniques aim aims given leads
+    llms llm lms lm large-scale paradigm technique techniques aim aims given leads
     leading despite remains remain often many across within without while whether thus
     achieving achieve improving enhancing enhance enhances release released publicly open
     """.split()
 )
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | ACADEMIC_STOP_WORDS
 # Stop words allowed inside a phrase ("mixture of experts", "chain of thought").
-INNER_WORDS = frozenset({"of", "for", "and", "to", "in"})
+INNER_WORDS = frozenset({"of"})
+MAX_VOCABULARY = 60_000
 _TOKEN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?|\d+[a-z]+[a-z0-9]*")
+# Phrases never span punctuation or numbers ("processing (NLP)", "EXAONE 3.0 instruction").
+_BREAK = re.compile(r"[.,;:!?()\[\]{}\"/|]|\b\d+(?:\.\d+)*%?(?=\s|$|[^\w])")
 
 
 def tokenize(text: str) -> list[str]:
@@ -44,9 +47,19 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def segments(text: str) -> list[list[str]]:
+    """Token runs between punctuation marks and bare numbers."""
+    return [tokens for part in _BREAK.split(text.lower()) if (tokens := tokenize(part))]
+
+
 def phrases(text: str, max_ngram: int = 3) -> list[str]:
-    tokens = tokenize(text)
     out: list[str] = []
+    for tokens in segments(text):
+        _segment_phrases(tokens, max_ngram, out)
+    return out
+
+
+def _segment_phrases(tokens: list[str], max_ngram: int, out: list[str]) -> None:
     n_tokens = len(tokens)
     for i, first in enumerate(tokens):
         if first in STOP_WORDS or len(first) < 2:
@@ -62,14 +75,18 @@ def phrases(text: str, max_ngram: int = 3) -> list[str]:
             if last in STOP_WORDS or len(last) < 2:
                 continue
             out.append(" ".join(tokens[i : i + n]))
-    return out
 
 
 def count_phrases(texts: list[str], max_ngram: int = 3) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Document x phrase count matrix and the phrase vocabulary (sorted, so deterministic)."""
     min_df = 2 if len(texts) >= 20 else 1
+    # The vocabulary is capped so label scoring stays small on 75k-paper corpora; the phrases
+    # dropped are the rarest, which could not describe a topic anyway.
     vectorizer = CountVectorizer(
-        analyzer=lambda t: phrases(t, max_ngram), min_df=min_df, dtype=np.float32
+        analyzer=lambda t: phrases(t, max_ngram),
+        min_df=min_df,
+        max_features=MAX_VOCABULARY,
+        dtype=np.float32,
     )
     try:
         counts = vectorizer.fit_transform(texts)

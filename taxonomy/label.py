@@ -21,7 +21,13 @@ from taxonomy.keyphrases import as_label, class_tfidf, surface_form
 PhraseEmbedder = Callable[[list[str]], np.ndarray]
 N_CANDIDATES = 30
 MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of the group's papers
-NGRAM_BONUS = {1: 1.0, 2: 1.25, 3: 1.3}
+NGRAM_BONUS = {1: 1.0, 2: 1.15, 3: 1.2}
+# A longer phrase containing the best one replaces it if it still covers this share of the
+# papers the best one covers ("instruction" -> "instruction following").
+EXTEND_SHARE = 0.5
+# A phrase used by more than this share of the whole corpus ("language", "training") says
+# nothing about one group: it may be a keyword but not a label.
+GENERIC_SHARE = 0.2
 
 
 @dataclass
@@ -39,12 +45,13 @@ def _candidates(scores: np.ndarray, doc_share: np.ndarray, vocab: np.ndarray) ->
     return (good + rest)[:N_CANDIDATES]
 
 
-def _mmr(candidate_vecs: np.ndarray, relevance: np.ndarray, k: int, diversity: float) -> list[int]:
+def _mmr(similarity: np.ndarray, relevance: np.ndarray, k: int, diversity: float) -> list[int]:
+    """Maximal marginal relevance over a candidate x candidate similarity matrix."""
     chosen: list[int] = []
     remaining = list(range(len(relevance)))
     while remaining and len(chosen) < k:
         if chosen:
-            redundancy = (candidate_vecs[remaining] @ candidate_vecs[chosen].T).max(axis=1)
+            redundancy = similarity[np.ix_(remaining, chosen)].max(axis=1)
         else:
             redundancy = np.zeros(len(remaining))
         mmr = (1 - diversity) * relevance[remaining] - diversity * redundancy
@@ -54,9 +61,23 @@ def _mmr(candidate_vecs: np.ndarray, relevance: np.ndarray, k: int, diversity: f
     return chosen
 
 
+def _extend(best: str, phrases: list[str], share: dict[str, float]) -> str:
+    """The most widely used longer phrase that contains `best`, if it is used widely enough."""
+    padded = f" {best} "
+    longer = [p for p in phrases if len(p) > len(best) and padded in f" {p} "]
+    longer = [p for p in longer if share[p] >= EXTEND_SHARE * share[best]]
+    return max(longer, key=lambda p: (share[p], len(p)), default=best)
+
+
+def _stem(phrase: str) -> str:
+    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in phrase.split())
+
+
 def _rank_group(
     cand: list[int],
     scores: np.ndarray,
+    doc_share: np.ndarray,
+    generic: np.ndarray,
     vocab: np.ndarray,
     centroid: np.ndarray | None,
     phrase_vecs: dict[str, np.ndarray] | None,
@@ -64,18 +85,29 @@ def _rank_group(
 ) -> tuple[list[str], list[str]]:
     """Return (label candidates best first, keywords)."""
     phrases = [str(vocab[i]) for i in cand]
+    share = {p: float(doc_share[i]) for p, i in zip(phrases, cand, strict=True)}
     lexical = scores[cand] / max(scores[cand].max(), 1e-12)
-    bonus = np.array([NGRAM_BONUS.get(len(p.split()), 1.3) for p in phrases])
+    bonus = np.array([NGRAM_BONUS.get(len(p.split()), 1.2) for p in phrases])
     if phrase_vecs is not None and centroid is not None:
         vecs = np.stack([phrase_vecs[p] for p in phrases])
-        semantic = vecs @ centroid
-        relevance = 0.5 * lexical + 0.5 * semantic
-        keywords_idx = _mmr(vecs, relevance, n_keywords, diversity=0.3)
+        relevance = 0.5 * lexical + 0.5 * (vecs @ centroid)
     else:
+        vecs = np.eye(len(phrases))
         relevance = lexical
-        keywords_idx = list(range(min(n_keywords, len(phrases))))
-    label_order = np.argsort(-(relevance * bonus), kind="stable")
-    return [phrases[i] for i in label_order], [phrases[i] for i in keywords_idx]
+    # Near-duplicates ("instruction"/"instructions") count as one keyword.
+    stems = [_stem(p) for p in phrases]
+    same = np.array([[a == b for b in stems] for a in stems], dtype=float)
+    # Corpus-wide words ("language") are demoted below every specific candidate.
+    specific = np.array([not generic[i] for i in cand])
+    keyword_relevance = np.where(specific, relevance, relevance - 10.0)
+    keywords_idx = _mmr(
+        np.maximum(vecs @ vecs.T, same), keyword_relevance, n_keywords, diversity=0.3
+    )
+    order = [int(i) for i in np.argsort(-(relevance * bonus), kind="stable")]
+    order = [i for i in order if not generic[cand[i]]] + [i for i in order if generic[cand[i]]]
+    ranked = [_extend(phrases[i], phrases, share) for i in order]
+    ranked = list(dict.fromkeys(ranked))  # drop repeats, keep order
+    return ranked, [phrases[i] for i in keywords_idx]
 
 
 def label_groups(
@@ -92,11 +124,15 @@ def label_groups(
     doc_embeddings: np.ndarray | None = None,
     taken: set[str] | None = None,
     allowed_terms: list[set[str]] | None = None,
+    fallback_labels: list[str] | None = None,
+    min_label_share: float = 0.0,
 ) -> list[GroupLabel]:
     """Label each group 0..n_groups-1 of `groups` (an id per paper, -1 = none).
 
     `allowed_terms[g]`, when given, restricts group g's candidates (used to derive a parent's
-    label from its children's keywords). `taken` holds labels already used elsewhere.
+    label from its children's keywords); if the best of them is used by fewer than
+    `min_label_share` of the group's papers, `fallback_labels[g]` is used instead.
+    `taken` holds labels already used elsewhere.
     """
     taken = taken if taken is not None else set()
     scores = class_tfidf(counts, groups, n_groups)
@@ -105,9 +141,11 @@ def label_groups(
     unit = normalize(vectors)
     sem = normalize(doc_embeddings) if doc_embeddings is not None else None
     members = [np.flatnonzero(groups == g) for g in range(n_groups)]
+    generic = np.asarray(binary.mean(axis=0)).ravel() > GENERIC_SHARE
     cands: list[list[int]] = []
+    shares: list[np.ndarray] = []  # share of the group's papers using each term
     for g in range(n_groups):
-        share = np.asarray(binary[members[g]].mean(axis=0)).ravel() if len(members[g]) else None
+        share = np.asarray(binary[members[g]].mean(axis=0)).ravel()
         row = scores[g].copy()
         if allowed_terms is not None:
             mask = (
@@ -116,7 +154,8 @@ def label_groups(
                 else np.ones_like(row, bool)
             )
             row = np.where(mask, row, 0.0)
-        cands.append(_candidates(row, share if share is not None else np.zeros_like(row), vocab))
+        cands.append(_candidates(row, share, vocab))
+        shares.append(share)
     phrase_vecs = None
     if embed_phrases is not None and sem is not None:
         wanted = sorted({str(vocab[i]) for c in cands for i in c})
@@ -124,6 +163,7 @@ def label_groups(
             dict(zip(wanted, normalize(embed_phrases(wanted)), strict=True)) if wanted else {}
         )
 
+    vocab_index = {str(term): i for c in cands for term, i in ((vocab[j], j) for j in c)}
     results: list[GroupLabel | None] = [None] * n_groups
     # Bigger groups choose first: they have the strongest claim to a generic phrase.
     for g in sorted(range(n_groups), key=lambda g: (-len(members[g]), g)):
@@ -133,9 +173,12 @@ def label_groups(
             else None
         )
         ranked, keywords = _rank_group(
-            cands[g], scores[g], vocab, centroid, phrase_vecs, n_keywords
+            cands[g], scores[g], shares[g], generic, vocab, centroid, phrase_vecs, n_keywords
         )
         group_texts = [texts[i] for i in members[g]]
+        best_share = max((shares[g][vocab_index[p]] for p in ranked[:1]), default=0.0)
+        if fallback_labels is not None and best_share < min_label_share:
+            ranked = [fallback_labels[g], *ranked]
         label = _unique_label(ranked, keywords, group_texts, taken, g)
         taken.add(label.lower())
         center = normalize(unit[members[g]].mean(axis=0, keepdims=True))[0]
@@ -147,6 +190,16 @@ def label_groups(
             terms=sorted(set(keywords) | set(ranked[:3])),
         )
     return [r for r in results if r is not None]
+
+
+def join_labels(child_labels: list[str]) -> str:
+    """Parent name from its (largest first) children's labels: 'Speech & image generation'."""
+    if len(child_labels) == 1:
+        return child_labels[0]
+    first, second = child_labels[:2]
+    if second[1:2].islower():  # not an acronym: lower-case it inside the name
+        second = second[:1].lower() + second[1:]
+    return f"{first} & {second}"
 
 
 def _unique_label(

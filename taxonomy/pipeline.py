@@ -21,6 +21,10 @@ import numpy as np
 from taxonomy.config import Config, load_config
 from taxonomy.models import Corpus, TaxonomyNode
 
+# A theme is named by one phrase only if that many of its papers use it; otherwise by its two
+# largest topics ("Speech & image generation").
+THEME_LABEL_SHARE = 0.6
+
 
 @dataclass
 class RunResult:
@@ -192,8 +196,18 @@ def run(
             {kw for t in np.flatnonzero(theme_of_topic == j) for kw in topic_labels[t].terms}
             for j in range(n_themes)
         ]
+        fallback = [
+            label.join_labels([topic_labels[t].label for t in np.flatnonzero(theme_of_topic == j)])
+            for j in range(n_themes)
+        ]
         theme_labels = label.label_groups(
-            theme_of, n_themes, taken=taken, allowed_terms=allowed, **label_args
+            theme_of,
+            n_themes,
+            taken=taken,
+            allowed_terms=allowed,
+            fallback_labels=fallback,
+            min_label_share=THEME_LABEL_SHARE,
+            **label_args,
         )
         themes = build_nodes(topic_of, theme_of_topic, topic_labels, theme_labels)
 

@@ -12,8 +12,10 @@ encodings are an error rather than a guess (`textio`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from taxonomy.errors import TaxonomyError
@@ -51,6 +53,35 @@ def read_corpus(
     return Corpus(papers=deduplicate(records), n_records=len(records))
 
 
+# Two scrapes of one abstract can differ in quotes, dashes, spacing or a stray markup token
+# ("sim4.4" vs "4.4"); beyond exact-text matches, records whose letters and digits are at
+# least this similar, and which share their opening or closing words, are one paper.
+NEAR_DUPLICATE_RATIO = 0.97
+_ANCHOR = 80  # characters of the canonical text used to find near-duplicate candidates
+
+
+def _canonical(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+
+
+def _near_duplicate_of(
+    record: Paper,
+    canon: str,
+    anchors: dict[str, list[str]],
+    canon_of: dict[str, str],
+    by_key: dict[str, Paper],
+) -> str | None:
+    for anchor in (canon[:_ANCHOR], canon[-_ANCHOR:]):
+        for key in anchors.get(anchor, []):
+            other = by_key[key]
+            if record.arxiv_id and other.arxiv_id and record.arxiv_id != other.arxiv_id:
+                continue  # two different arXiv papers, however similar
+            ratio = SequenceMatcher(None, canon, canon_of[key], autojunk=False).ratio()
+            if ratio >= NEAR_DUPLICATE_RATIO:
+                return key
+    return None
+
+
 def deduplicate(records: Iterable[Paper]) -> list[Paper]:
     """Unique abstracts in first-seen order; later copies only fill in missing fields.
 
@@ -59,6 +90,8 @@ def deduplicate(records: Iterable[Paper]) -> list[Paper]:
     """
     by_key: dict[str, Paper] = {}
     owner: dict[str, str] = {}  # arXiv id -> key of the abstract that holds it
+    anchors: dict[str, list[str]] = {}  # opening/closing canonical text -> keys
+    canon_of: dict[str, str] = {}
 
     def free_id(arxiv_id: str | None, key: str) -> str | None:
         if arxiv_id is None or owner.setdefault(arxiv_id, key) != key:
@@ -67,9 +100,15 @@ def deduplicate(records: Iterable[Paper]) -> list[Paper]:
 
     for record in records:
         key = record.key
+        if key not in by_key:
+            canon = _canonical(record.abstract)
+            key = _near_duplicate_of(record, canon, anchors, canon_of, by_key) or key
         first = by_key.get(key)
         if first is None:
             by_key[key] = replace(record, arxiv_id=free_id(record.arxiv_id, key))
+            canon_of[key] = canon
+            for anchor in {canon[:_ANCHOR], canon[-_ANCHOR:]}:
+                anchors.setdefault(anchor, []).append(key)
             continue
         arxiv_id = first.arxiv_id or free_id(record.arxiv_id, key)
         by_key[key] = replace(
