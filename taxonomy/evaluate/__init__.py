@@ -7,7 +7,6 @@ return JSON-ready dicts (no NaN: undefined numbers are None) that `format_report
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from taxonomy.evaluate.metrics import (
     purity,
     topic_diversity,
 )
+from taxonomy.keyphrases import tokenize  # same words the labels are built from
 
 __all__ = [
     "LEVELS",
@@ -48,14 +48,6 @@ __all__ = [
 LEVELS = ("topic", "theme")
 UNASSIGNED = "<unassigned>"  # the cluster that unassigned papers are scored as
 # Same rule as taxonomy.keyphrases.tokenize: lower-case words, hyphens split words.
-_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?|\d+[a-z]+[a-z0-9]*")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens; 'fine-tuning' -> ['fine', 'tuning']."""
-    return _TOKEN.findall(text.lower())
-
-
 def _column(frame: pd.DataFrame, name: str) -> list[str]:
     if name not in frame:
         return [""] * len(frame)
