@@ -27,7 +27,7 @@ ACADEMIC_STOP_WORDS = frozenset(
     recently also well et al e g i via respectively code available github https http com www
     first second three two one set wide range key challenges challenge problem problems able
     make makes made way ways large small better best strong new number
-    ability capabilities abilities benchmark benchmarks evaluation evaluate evaluated analysis
+    ability capabilities abilities evaluated analysis
     llms llm lms lm large-scale paradigm technique techniques aim aims given leads
     leading despite remains remain often many across within without while whether thus
     achieving achieve improving enhancing enhance enhances release released publicly open
@@ -120,12 +120,14 @@ def surface_form(phrase: str, texts: list[str]) -> str:
     if not seen:
         return phrase
 
-    # Prefer forms not capitalised only because they start a sentence: rank lower-case-first
-    # forms and forms with inner capitals (acronyms) above Title-case-first ones on ties.
-    def rank(form: str) -> tuple[int, int, str]:
+    # Authors capitalise a phrase at a sentence start or inside a name ("Massive Text Embedding
+    # Benchmark"); such Title-Case forms count half, so "text embedding" beats "Text Embedding"
+    # while acronyms and inner capitals ("KV cache", "LoRA") keep their full weight.
+    def rank(form: str) -> tuple[float, str]:
         words = form.split()
-        title_only = words[0][:1].isupper() and words[0][1:].islower()
-        return (-seen[form] - (0 if title_only else seen[form] // 2), int(title_only), form)
+        title_case = all(w[:1].isupper() and w[1:].islower() for w in words if w[:1].isalpha())
+        weight = seen[form] * (0.5 if title_case else 1.0)
+        return (-weight, form)
 
     return min(seen, key=rank)
 

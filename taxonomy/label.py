@@ -24,7 +24,7 @@ MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of th
 NGRAM_BONUS = {1: 1.0, 2: 1.15, 3: 1.2}
 # A longer phrase containing the best one replaces it if it still covers this share of the
 # papers the best one covers ("instruction" -> "instruction following").
-EXTEND_SHARE = 0.5
+EXTEND_SHARE = 0.35
 # A phrase used by more than this share of the whole corpus ("language", "training") says
 # nothing about one group: it may be a keyword but not a label.
 GENERIC_SHARE = 0.2
@@ -62,11 +62,18 @@ def _mmr(similarity: np.ndarray, relevance: np.ndarray, k: int, diversity: float
 
 
 def _extend(best: str, phrases: list[str], share: dict[str, float]) -> str:
-    """The most widely used longer phrase that contains `best`, if it is used widely enough."""
+    """The longest well-used phrase containing `best` ("languages" -> "low-resource languages").
+
+    Longer phrases qualify if used by at least EXTEND_SHARE of the papers using `best`; of
+    those within 80 % of the most used, the longest wins.
+    """
     padded = f" {best} "
     longer = [p for p in phrases if len(p) > len(best) and padded in f" {p} "]
     longer = [p for p in longer if share[p] >= EXTEND_SHARE * share[best]]
-    return max(longer, key=lambda p: (share[p], len(p)), default=best)
+    if not longer:
+        return best
+    top = max(share[p] for p in longer)
+    return max((p for p in longer if share[p] >= 0.8 * top), key=lambda p: (len(p.split()), p))
 
 
 def _stem(phrase: str) -> str:

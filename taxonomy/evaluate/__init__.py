@@ -47,6 +47,8 @@ __all__ = [
 
 LEVELS = ("topic", "theme")
 UNASSIGNED = "<unassigned>"  # the cluster that unassigned papers are scored as
+
+
 # Same rule as taxonomy.keyphrases.tokenize: lower-case words, hyphens split words.
 def _column(frame: pd.DataFrame, name: str) -> list[str]:
     if name not in frame:
