@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from taxonomy.config import Config, load_config
+from taxonomy.engines import Engine
 from taxonomy.models import Corpus, TaxonomyNode
 
 # A theme is named by one phrase only if that many of its papers use it; otherwise by its two
@@ -102,7 +103,7 @@ def run(
     **overrides: Any,
 ) -> RunResult:
     """Run the pipeline on `config` (a Config, a YAML path, or None for configs/default.yaml)."""
-    from taxonomy import cluster, embed, hierarchy, ingest, label, reduce
+    from taxonomy import cluster, embed, hierarchy, ingest, label, reduce, scale
     from taxonomy.export import write_outputs
     from taxonomy.keyphrases import count_phrases
     from taxonomy.nodes import build_nodes
@@ -112,6 +113,7 @@ def run(
     cache_dir = Path(cfg.cache_dir)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
     stage = _Stages(progress)
+    engine = Engine.from_config(cfg.compute)
 
     with stage("ingest"):
         corpus = ingest.read_corpus(
@@ -128,8 +130,10 @@ def run(
         kwargs = dict(
             model_name=cfg.embed.model,
             max_tokens=cfg.embed.max_tokens,
-            batch_size=cfg.embed.batch_size,
+            batch_size=engine.batch_size(cfg.embed.batch_size),
             cache_dir=cache_dir / "embeddings",
+            device=engine.device,
+            encode_fn=engine.encode_fn(cfg.embed.model, cfg.embed.max_tokens),
         )
         if bar is None:
             return embed.embed_texts(items, **kwargs)
@@ -138,19 +142,23 @@ def run(
 
     start = time.perf_counter()
     embeddings, newly = embed_with_cache(texts, bar_total=True)
-    lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
-    vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
     stage.timings["embed"] = time.perf_counter() - start
+    with stage("lexical"):
+        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
+        vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
+    # Large corpora: UMAP/HDBSCAN see a seeded sample; the rest is assigned afterwards.
+    sample = scale.sample_indices(len(vectors), cfg.compute.fit_sample, cfg.seed)
+    fit_vectors = vectors if sample is None else vectors[sample]
 
     with stage("reduce"):
         rc = cfg.reduce
         reduced = _cached(
             cache_dir,
             "reduce",
-            [vectors, rc.model_dump(), cfg.seed],
+            [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name],
             lambda: vars(
-                reduce.reduce_vectors(
-                    vectors,
+                engine.reduce_vectors(
+                    fit_vectors,
                     n_components=rc.n_components,
                     n_neighbors=rc.n_neighbors,
                     min_dist=rc.min_dist,
@@ -163,11 +171,19 @@ def run(
         cc = cfg.cluster
         topic_of = cluster.cluster_vectors(
             reduced["cluster_space"],
-            vectors,
+            fit_vectors,
             min_size=None if cc.min_size == "auto" else cc.min_size,
             selection=cc.selection,
             max_unassigned=cc.max_unassigned,
+            **engine.cluster_options(),
         )
+    layout = reduced["layout"]
+    if sample is not None:
+        with stage("assign"):
+            centroids = cluster.topic_centroids(fit_vectors, topic_of)
+            topic_of, layout = scale.place_rest(
+                vectors, sample, topic_of, layout, centroids, assign=engine.assign
+            )
     n_topics = int(topic_of.max()) + 1
     with stage("label"):
         counts, vocab = count_phrases(texts, cfg.label.max_ngram)
@@ -216,7 +232,7 @@ def run(
         corpus=corpus,
         themes=themes,
         topic_of=topic_of,
-        layout=reduced["layout"],
+        layout=layout,
         out_dir=out_dir,
         newly_embedded=newly,
     )
