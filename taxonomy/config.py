@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from taxonomy.errors import TaxonomyError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
+DEFAULT_CURATION = "configs/taxonomy.yaml"
 
 
 class _Section(BaseModel):
@@ -70,6 +71,9 @@ class OutputConfig(_Section):
 class Config(_Section):
     seed: int = 42
     cache_dir: str = ".cache"
+    # The user's edits (rename/merge/split/move/delete/pin/seeds/exclude); null: none.
+    # A missing file at the default path means no edits; any other missing path is an error.
+    curation: str | None = DEFAULT_CURATION
     input: InputConfig = Field(default_factory=InputConfig)
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
     reduce: ReduceConfig = Field(default_factory=ReduceConfig)
