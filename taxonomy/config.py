@@ -132,7 +132,7 @@ def config_from_dict(
     data: dict[str, Any], *, source: str = "<config>", text: str | None = None
 ) -> Config:
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         # Report each setting once (a union like `int | "auto"` yields one error per branch).
         messages: dict[str, str] = {}
@@ -142,6 +142,12 @@ def config_from_dict(
         raise TaxonomyError(
             "; ".join(messages.values()), path=source, line=_line_of(text, first)
         ) from None
+    paths = {"cache_dir": config.cache_dir, "output.dir": config.output.dir}
+    paths |= {f"input.paths.{i}": p for i, p in enumerate(config.input.paths)}
+    for where, value in paths.items():
+        if "\x00" in value or not value.strip():
+            raise TaxonomyError(f"{where}: not a usable path: {value!r}", path=source)
+    return config
 
 
 def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -153,16 +159,20 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     if path is not None and not config_path.is_file():
         raise TaxonomyError("config file not found", path=source)
     if config_path.is_file():
+        from taxonomy.ingest.textio import read_text  # same encoding policy as the input
+
+        text = read_text(config_path)
         try:
-            text = config_path.read_text(encoding="utf-8")
-            loaded = yaml.safe_load(text)
+            loaded = yaml.safe_load(text)  # safe: a `!!python/...` tag is a YAMLError
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            if "constructor for the tag" in problem:
+                problem += " (only plain YAML is read: tags that build objects are refused)"
             raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
-        except UnicodeDecodeError:
-            raise TaxonomyError("config is not UTF-8 text", path=source) from None
+        except RecursionError:
+            raise TaxonomyError("invalid YAML: nested too deeply", path=source) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -173,5 +183,7 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         *parents, leaf = dotted.split(".")
         for part in parents:
             section = section.setdefault(part, {})
+            if not isinstance(section, dict):
+                raise TaxonomyError(f"{part}: must be a mapping of settings", path=source)
         section[leaf] = value
     return config_from_dict(data, source=source, text=text)
