@@ -91,6 +91,8 @@ def _rank_group(
     n_keywords: int,
 ) -> tuple[list[str], list[str]]:
     """Return (label candidates best first, keywords)."""
+    if not cand:  # no usable phrase in the group (stop words only, non-Latin script)
+        return [], []
     phrases = [str(vocab[i]) for i in cand]
     share = {p: float(doc_share[i]) for p, i in zip(phrases, cand, strict=True)}
     lexical = scores[cand] / max(scores[cand].max(), 1e-12)

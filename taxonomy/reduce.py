@@ -27,15 +27,18 @@ class Reduced:
 def tfidf_vectors(texts: list[str], dims: int, seed: int) -> np.ndarray:
     """Unit-length TF-IDF/SVD (LSA) vectors; they keep rare field terms a sentence model blurs."""
     n = len(texts)
-    tfidf = TfidfVectorizer(
-        stop_words="english",
-        sublinear_tf=True,
-        min_df=2 if n >= 50 else 1,
-        max_df=0.5,
-        ngram_range=(1, 2),
-        max_features=50_000,
-        token_pattern=r"(?u)\b[a-zA-Z][\w\-]+\b",
-    ).fit_transform(texts)
+    try:
+        tfidf = TfidfVectorizer(
+            stop_words="english",
+            sublinear_tf=True,
+            min_df=2 if n >= 50 else 1,
+            max_df=0.5 if n >= 10 else 1.0,  # in a handful of papers every term is "common"
+            ngram_range=(1, 2),
+            max_features=50_000,
+            token_pattern=r"(?u)\b[a-zA-Z][\w\-]+\b",
+        ).fit_transform(texts)
+    except ValueError:  # no usable term at all (stop words only, non-Latin script)
+        return np.zeros((n, 1), np.float32)
     k = min(dims, tfidf.shape[1] - 1, n - 1)
     if k < 1:
         return np.zeros((n, 1), np.float32)

@@ -7,7 +7,7 @@ or killed run leaves the previous outputs complete.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,17 +56,27 @@ def map_inputs(result: RunResult):  # noqa: ANN201
     return points, themes, topics
 
 
-def write_outputs(result: RunResult) -> dict[str, Path]:
-    out = result.out_dir
-    yaml_text = taxonomy_yaml(result.themes, result.corpus, result.unassigned)
+def write_tables_and_map(result: Any, out: Path, *, map_html: bool) -> dict[str, Path]:
+    """documents.csv and (optionally) map.html for anything with corpus, themes and layout.
+
+    The map is rendered and written first: if it fails, documents.csv is still the old one.
+    """
     frame = documents_frame(result.corpus, result.themes, result.layout)
-    files = {"taxonomy": out / "taxonomy.yaml", "documents": out / "documents.csv"}
-    write_yaml(files["taxonomy"], yaml_text)
-    write_documents_csv(files["documents"], frame)
-    if result.config.output.map:
+    files = {"documents": out / "documents.csv"}
+    if map_html:
         from taxonomy.export.html_map import write_map_html
 
         points, themes, topics = map_inputs(result)
         files["map"] = out / "map.html"
         write_map_html(files["map"], points, themes, topics, title="Topic map")
+    write_documents_csv(files["documents"], frame)
+    return files
+
+
+def write_outputs(result: RunResult) -> dict[str, Path]:
+    out = result.out_dir
+    yaml_text = taxonomy_yaml(result.themes, result.corpus, result.unassigned)
+    files = {"taxonomy": out / "taxonomy.yaml"}
+    write_yaml(files["taxonomy"], yaml_text)
+    files |= write_tables_and_map(result, out, map_html=result.config.output.map)
     return files
