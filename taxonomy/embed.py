@@ -92,6 +92,23 @@ def load_cache(path: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
     return {str(k): v for k, v in zip(keys, vectors, strict=True)}
 
 
+# One run reads the cache several times (papers, then label phrases); at 75k papers it is a
+# 128 MB file, so the parsed copy is kept while the file on disk is unchanged.
+_MEMO: dict[Path, tuple[int, dict[str, np.ndarray]]] = {}
+
+
+def _memo_load(path: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
+    stamp = path.stat().st_mtime_ns if path.is_file() else -1
+    hit = _MEMO.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    cache = load_cache(path, model_name, dim)
+    _MEMO.clear()  # one cache file in memory at a time
+    if stamp >= 0:
+        _MEMO[path] = (stamp, cache)
+    return cache
+
+
 def save_cache(path: Path, model_name: str, cache: dict[str, np.ndarray]) -> None:
     keys = sorted(cache)
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0))
@@ -124,7 +141,7 @@ def embed_texts(
     """
     dim = MODEL_DIM[model_name]
     cache_path = _cache_file(cache_dir, model_name, max_tokens) if cache_dir else None
-    cache = load_cache(cache_path, model_name, dim) if cache_path else {}
+    cache = _memo_load(cache_path, model_name, dim) if cache_path else {}
     keys = [text_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
     if missing:
@@ -146,5 +163,6 @@ def embed_texts(
                 progress(len(batch))
         if cache_path:
             save_cache(cache_path, model_name, cache)
+            _MEMO[cache_path] = (cache_path.stat().st_mtime_ns, cache)
     out = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
     return out.astype(np.float32), len(missing)
