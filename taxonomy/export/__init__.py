@@ -1,7 +1,7 @@
 """Export stage: write taxonomy.yaml, documents.csv and map.html into the output folder.
 
-Everything is computed in memory first and each file is then written atomically, so a failed
-or killed run leaves the previous outputs complete.
+Everything is computed in memory first and the files are then swapped in as one set, so a
+failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from taxonomy.export.tables import (
-    documents_frame,
-    taxonomy_yaml,
-    write_documents_csv,
-    write_yaml,
-)
+from taxonomy.atomic import publish
+from taxonomy.export.tables import documents_csv, documents_frame, taxonomy_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
     from taxonomy.pipeline import RunResult
@@ -57,16 +53,15 @@ def map_inputs(result: RunResult):  # noqa: ANN201
 
 
 def write_outputs(result: RunResult) -> dict[str, Path]:
-    out = result.out_dir
+    """Render every output in memory, then swap them in as one set (`taxonomy.atomic.publish`)."""
     yaml_text = taxonomy_yaml(result.themes, result.corpus, result.unassigned)
     frame = documents_frame(result.corpus, result.themes, result.layout)
-    files = {"taxonomy": out / "taxonomy.yaml", "documents": out / "documents.csv"}
-    write_yaml(files["taxonomy"], yaml_text)
-    write_documents_csv(files["documents"], frame)
+    contents = {"taxonomy.yaml": yaml_text, "documents.csv": documents_csv(frame)}
     if result.config.output.map:
-        from taxonomy.export.html_map import write_map_html
+        from taxonomy.export.html_map import render_map_html
 
         points, themes, topics = map_inputs(result)
-        files["map"] = out / "map.html"
-        write_map_html(files["map"], points, themes, topics, title="Topic map")
-    return files
+        contents["map.html"] = render_map_html(points, themes, topics, title="Topic map")
+    paths = publish(result.out_dir, {name: text.encode("utf-8") for name, text in contents.items()})
+    kinds = {"taxonomy.yaml": "taxonomy", "documents.csv": "documents", "map.html": "map"}
+    return {kinds.get(name, name): path for name, path in paths.items()}
