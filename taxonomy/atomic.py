@@ -112,10 +112,19 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _manifest_files(out_dir: Path) -> dict[str, dict]:
+    try:
+        files = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
 def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
     """Replace the files `contents` names in `out_dir` as one set (see the module docstring).
 
-    Returns {name: path}. Files in `out_dir` that `contents` does not name are left alone.
+    Returns {name: path}. Files in `out_dir` that `contents` does not name are left alone and
+    keep their manifest entries (`taxonomy assign` rewrites only documents.csv and map.html).
     """
     targets = {name: output_path(out_dir, name) for name in contents}
     if MANIFEST in targets:
@@ -127,12 +136,15 @@ def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
         for name in sorted(contents):
             _write_file(staging / name, contents[name])
         _fsync_dir(staging)
-        manifest = {
-            "files": {
-                name: {"sha256": _digest(data), "bytes": len(data)}
-                for name, data in sorted(contents.items())
-            }
+        files = {
+            name: entry
+            for name, entry in _manifest_files(out_dir).items()
+            if name not in contents and (out_dir / name).is_file()
         }
+        files |= {
+            name: {"sha256": _digest(data), "bytes": len(data)} for name, data in contents.items()
+        }
+        manifest = {"files": dict(sorted(files.items()))}
         (out_dir / MANIFEST).unlink(missing_ok=True)
         for name in sorted(contents):
             _rename(staging / name, targets[name])

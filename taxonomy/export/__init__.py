@@ -6,8 +6,9 @@ failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,16 +53,42 @@ def map_inputs(result: RunResult):  # noqa: ANN201
     return points, themes, topics
 
 
-def write_outputs(result: RunResult) -> dict[str, Path]:
-    """Render every output in memory, then swap them in as one set (`taxonomy.atomic.publish`)."""
-    yaml_text = taxonomy_yaml(result.themes, result.corpus, result.unassigned)
+# Keys of the `files` dict returned to the CLI, by output file name.
+KINDS = {
+    "taxonomy.yaml": "taxonomy",
+    "documents.csv": "documents",
+    "map.html": "map",
+    "changes.md": "changes",
+    "changes.json": "diff",
+    "state.json": "state",
+}
+
+
+def tables_and_map(result: Any, *, map_html: bool) -> dict[str, str]:
+    """documents.csv and (optionally) map.html for anything with corpus, themes and layout."""
     frame = documents_frame(result.corpus, result.themes, result.layout)
-    contents = {"taxonomy.yaml": yaml_text, "documents.csv": documents_csv(frame)}
-    if result.config.output.map:
+    contents = {"documents.csv": documents_csv(frame)}
+    if map_html:
         from taxonomy.export.html_map import render_map_html
 
         points, themes, topics = map_inputs(result)
         contents["map.html"] = render_map_html(points, themes, topics, title="Topic map")
-    paths = publish(result.out_dir, {name: text.encode("utf-8") for name, text in contents.items()})
-    kinds = {"taxonomy.yaml": "taxonomy", "documents.csv": "documents", "map.html": "map"}
-    return {kinds.get(name, name): path for name, path in paths.items()}
+    return contents
+
+
+def publish_outputs(out: Path, contents: Mapping[str, str]) -> dict[str, Path]:
+    """Swap `contents` ({file name: text}) into `out` as one set; returns {kind: path}."""
+    paths = publish(out, {name: text.encode("utf-8") for name, text in contents.items()})
+    return {KINDS.get(name, name): path for name, path in paths.items()}
+
+
+def write_tables_and_map(result: Any, out: Path, *, map_html: bool) -> dict[str, Path]:
+    """Rewrite documents.csv and (optionally) map.html together; other outputs stay."""
+    return publish_outputs(out, tables_and_map(result, map_html=map_html))
+
+
+def write_outputs(result: RunResult, extra: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """taxonomy.yaml, documents.csv, map.html and `extra` files, swapped in as one set."""
+    contents = {"taxonomy.yaml": taxonomy_yaml(result.themes, result.corpus, result.unassigned)}
+    contents |= tables_and_map(result, map_html=result.config.output.map)
+    return publish_outputs(result.out_dir, {**contents, **(extra or {})})
