@@ -121,7 +121,7 @@ def run(
     from taxonomy.export import write_outputs
     from taxonomy.keyphrases import count_phrases
     from taxonomy.nodes import build_nodes
-    from taxonomy.place import similarity_floor, write_run_record
+    from taxonomy.place import run_record, similarity_floor
 
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
@@ -305,7 +305,6 @@ def run(
         newly_embedded=newly,
     )
     with stage("export"):
-        result.files = write_outputs(result)
-        result.files |= write_run_record(out_dir, state, changes)
+        result.files = write_outputs(result, extra=run_record(state, changes))
     result.timings = stage.timings
     return result
