@@ -40,7 +40,7 @@ BENCH_CACHE = REPO / ".cache/bench"
 NUMBA_WARM = REPO / ".cache/numba"
 MODEL = "all-MiniLM-L6-v2"
 MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
-STAGES = ["ingest", "embed", "lexical", "reduce", "cluster", "assign", "label", "hierarchy"]
+STAGES = ["ingest", "embed", "lexical", "reduce", "cluster", "assign", "curate", "label"]
 
 
 # ---------------------------------------------------------------- worker (one measured run)
