@@ -313,14 +313,12 @@ def test_seed_takes_supported_papers_and_nearby_topics():
     assert sorted(set(compact.tolist())) == [0, 1, 2] and names == {2: "KV cache"}
 
 
-def test_similarity_floor_is_a_low_quantile_of_members():
+def test_similarity_floor_is_a_low_quantile_of_leave_one_out_similarities():
     rng = np.random.default_rng(1)
-    embeddings = np.vstack(
-        [[1, 0, 0] + 0.2 * rng.normal(size=(50, 3)), [0, 1, 0] * np.ones((50, 3))]
-    )
-    topic_of = np.repeat([0, 1], 50)
+    embeddings = np.vstack([[1, 0, 0] + 0.3 * rng.normal(size=(60, 3)), [[0, 1, 0]] * 3])
+    topic_of = np.repeat([0, 1, 2], [60, 2, 1])  # topic 2 is a singleton: no evidence
     floor = similarity_floor(embeddings, topic_of)
-    own = embeddings[:50] / np.linalg.norm(embeddings[:50], axis=1, keepdims=True)
-    centroid = own.mean(axis=0) / np.linalg.norm(own.mean(axis=0))
+    unit = embeddings[:60] / np.linalg.norm(embeddings[:60], axis=1, keepdims=True)
+    loo = [unit[i] @ (rest := unit.sum(axis=0) - unit[i]) / np.linalg.norm(rest) for i in range(60)]
     assert 0 < floor < 1
-    assert abs((np.r_[own @ centroid, np.ones(50)] < floor).mean() - 0.05) <= 0.02
+    assert np.isclose(floor, np.quantile(loo + [1.0, 1.0], 0.05), atol=1e-5)
