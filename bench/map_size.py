@@ -2,15 +2,18 @@
 
     python bench/map_size.py [--papers 75000] [--out outputs/bench-map.html]
 
-Builds a synthetic map (realistic ~1,200-character abstracts, 30 themes, 300 topics), writes
-it with `write_map_html`, prints the file size, and, when playwright and /usr/bin/chromium are
-available, the time until `window.taxonomyMap.ready` in headless Chromium.
+Builds a map of 30 themes and 300 topics with synthetic positions, writes it with
+`write_map_html`, prints the file size, and, when playwright and /usr/bin/chromium are available,
+the time until `window.taxonomyMap.ready` in headless Chromium. With `--real` the titles,
+abstracts, ids and months are those of the shared arXiv corpus (real text is what decides the
+file size); otherwise they are synthetic ~1,200-character abstracts.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,7 +35,25 @@ VOCAB = (
 ).split()
 
 
-def synthetic(n: int, n_themes: int = 30, per_theme: int = 10, seed: int = 0):
+ARXIV = ROOT.parent / "shared/data/arxiv_cs_daily_2025_2026/arxiv_cs_2025_2026.jsonl.gz"
+
+
+def real_papers(n: int) -> list[dict]:
+    """The first `n` papers of the shared arXiv corpus (id, title, abstract, year-month)."""
+    import gzip
+    import json
+
+    rows = []
+    with gzip.open(ARXIV, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            rows.append(row)
+            if len(rows) == n:
+                break
+    return rows
+
+
+def synthetic(n: int, n_themes: int = 30, per_theme: int = 10, seed: int = 0, real=None):
     rng = random.Random(seed)
     themes, topics, centres = [], [], []
     for t in range(n_themes):
@@ -47,12 +68,17 @@ def synthetic(n: int, n_themes: int = 30, per_theme: int = 10, seed: int = 0):
         k = rng.randrange(len(topics)) if i % 20 else -1
         cx, cy = centres[k] if k >= 0 else (rng.uniform(-45, 45), rng.uniform(-35, 35))
         x, y = rng.gauss(cx, 1.2), rng.gauss(cy, 1.2)
+        theme = topics[k].parent if k >= 0 else -1
+        if real is not None:
+            row = real[i % len(real)]
+            aid, month = row["id"], row["date"][:7]
+            points.append(MapPoint(aid, row["title"], row["abstract"], x, y, theme, k, month, aid))
+            continue
         words = rng.choices(VOCAB, k=180)
         abstract = " ".join(words)[: rng.randint(900, 1500)]
         title = " ".join(rng.choices(VOCAB, k=rng.randint(6, 14))).capitalize()
         yy, mm = rng.randint(15, 25), rng.randint(1, 12)
         aid = f"{yy:02d}{mm:02d}.{i % 100000:05d}"
-        theme = topics[k].parent if k >= 0 else -1
         points.append(MapPoint(aid, title, abstract, x, y, theme, k, f"20{yy}-{mm:02d}", aid))
     for j, lab in enumerate(topics):
         lab.size = sum(1 for p in points if p.topic == j)
@@ -101,8 +127,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--papers", type=int, default=75_000)
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench-map.html")
+    ap.add_argument("--real", action="store_true", help="use real arXiv text from ../shared")
     args = ap.parse_args()
-    points, themes, topics = synthetic(args.papers)
+    real = real_papers(args.papers) if args.real else None
+    points, themes, topics = synthetic(args.papers, real=real)
     mean = sum(len(p.abstract) for p in points) / len(points)
     print(f"papers: {len(points):,}  themes: {len(themes)}  topics: {len(topics)}")
     print(f"mean abstract length: {mean:.0f} chars")
@@ -111,6 +139,12 @@ def main() -> None:
     print(f"render + write:         {time.perf_counter() - t0:.1f} s")
     size = args.out.stat().st_size
     print(f"HTML size:              {size / 1e6:.2f} MB ({size / 2**20:.2f} MiB)  -> {args.out}")
+    cap = re.search(r'"cap":(null|\d+)', args.out.read_text(encoding="utf-8")).group(1)
+    if cap == "null":
+        print("abstracts:              all whole")
+    else:
+        cut = sum(len(p.abstract) > int(cap) for p in points)
+        print(f"abstracts:              {cut:,} shortened to {cap} chars in the page (size budget)")
     timing = time_to_ready(args.out)
     if timing is None:
         print("time to ready: skipped (needs playwright and /usr/bin/chromium)")

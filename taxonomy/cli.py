@@ -1,4 +1,4 @@
-"""Command line: `taxonomy run`, `taxonomy eval`.
+"""Command line: `taxonomy run`, `taxonomy assign`, `taxonomy eval`.
 
 User errors (TaxonomyError) become one line on stderr and exit code 2; the heavy modules are
 imported inside the commands so `--help` stays instant.
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from taxonomy.errors import TaxonomyError
@@ -36,7 +37,10 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except TaxonomyError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # The message quotes file names and file text: never read it as rich markup.
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; previous outputs are untouched")
@@ -75,6 +79,43 @@ def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False)
     table.add_row("total (s)", f"{sum(result.timings.values()):.1f}")
     console.print(table)
     for kind, path in result.files.items():
+        console.print(f"{kind:>10}: {path}")
+
+
+@app.command()
+@user_errors
+def assign(
+    files: Annotated[list[Path], typer.Argument(help="Files or folders of new abstracts.")],
+    config: ConfigOption = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option("--run", "--out", "-o", help="Finished run's folder (default: output.dir)."),
+    ] = None,
+) -> None:
+    """Place new abstracts into the last run's topics without refitting."""
+    from taxonomy.config import load_config
+    from taxonomy.place import NEW_THEME_LABEL, assign_files
+
+    cfg = load_config(config)
+    placed = assign_files(
+        files,
+        run_dir or Path(cfg.output.dir),
+        cache_dir=Path(cfg.cache_dir),
+        columns={
+            "title_column": cfg.input.title_column,
+            "abstract_column": cfg.input.abstract_column,
+            "id_column": cfg.input.id_column,
+        },
+        map_html=cfg.output.map,
+    )
+    table = Table(title="taxonomy assign", show_header=False)
+    table.add_row("new papers", str(len(placed.papers)))
+    table.add_row("already in the run", str(placed.skipped))
+    table.add_row("placed in a topic", str(len(placed.papers) - placed.unassigned))
+    table.add_row(NEW_THEME_LABEL.lower(), str(placed.unassigned))
+    table.add_row("similarity floor", f"{placed.threshold:.3f}")
+    console.print(table)
+    for kind, path in placed.files.items():
         console.print(f"{kind:>10}: {path}")
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from taxonomy.errors import TaxonomyError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
+DEFAULT_CURATION = "configs/taxonomy.yaml"
 
 
 class _Section(BaseModel):
@@ -67,9 +68,24 @@ class OutputConfig(_Section):
     map: bool = True
 
 
+class ComputeConfig(_Section):
+    # Where embedding runs: cpu, or cuda (fp16, large batches; cuML UMAP/HDBSCAN if installed).
+    accelerator: Literal["cpu", "cuda"] = "cpu"
+    # local: this process; ray: embedding and assignment on a Ray cluster (`pip install .[ray]`).
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # None starts a local Ray instance; "auto" or "ray://host:10001"
+    ray_cpus: Annotated[int, Field(ge=1)] = 2  # CPUs of the local Ray instance
+    # Above this many papers UMAP/HDBSCAN are fitted on a seeded sample of this size and the
+    # other papers are assigned to the fitted topics; null fits on every paper.
+    fit_sample: Annotated[int, Field(ge=100)] | None = 20_000
+
+
 class Config(_Section):
     seed: int = 42
     cache_dir: str = ".cache"
+    # The user's edits (rename/merge/split/move/delete/pin/seeds/exclude); null: none.
+    # A missing file at the default path means no edits; any other missing path is an error.
+    curation: str | None = DEFAULT_CURATION
     input: InputConfig = Field(default_factory=InputConfig)
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
     reduce: ReduceConfig = Field(default_factory=ReduceConfig)
@@ -77,6 +93,7 @@ class Config(_Section):
     label: LabelConfig = Field(default_factory=LabelConfig)
     hierarchy: HierarchyConfig = Field(default_factory=HierarchyConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
 
 _TYPE_PARTS = {"int", "float", "str", "bool", "list", "dict"}
@@ -128,7 +145,7 @@ def config_from_dict(
     data: dict[str, Any], *, source: str = "<config>", text: str | None = None
 ) -> Config:
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         # Report each setting once (a union like `int | "auto"` yields one error per branch).
         messages: dict[str, str] = {}
@@ -138,6 +155,12 @@ def config_from_dict(
         raise TaxonomyError(
             "; ".join(messages.values()), path=source, line=_line_of(text, first)
         ) from None
+    paths = {"cache_dir": config.cache_dir, "output.dir": config.output.dir}
+    paths |= {f"input.paths.{i}": p for i, p in enumerate(config.input.paths)}
+    for where, value in paths.items():
+        if "\x00" in value or not value.strip():
+            raise TaxonomyError(f"{where}: not a usable path: {value!r}", path=source)
+    return config
 
 
 def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -149,16 +172,20 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     if path is not None and not config_path.is_file():
         raise TaxonomyError("config file not found", path=source)
     if config_path.is_file():
+        from taxonomy.ingest.textio import read_text  # same encoding policy as the input
+
+        text = read_text(config_path)
         try:
-            text = config_path.read_text(encoding="utf-8")
-            loaded = yaml.safe_load(text)
+            loaded = yaml.safe_load(text)  # safe: a `!!python/...` tag is a YAMLError
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            if "constructor for the tag" in problem:
+                problem += " (only plain YAML is read: tags that build objects are refused)"
             raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
-        except UnicodeDecodeError:
-            raise TaxonomyError("config is not UTF-8 text", path=source) from None
+        except RecursionError:
+            raise TaxonomyError("invalid YAML: nested too deeply", path=source) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -169,5 +196,7 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         *parents, leaf = dotted.split(".")
         for part in parents:
             section = section.setdefault(part, {})
+            if not isinstance(section, dict):
+                raise TaxonomyError(f"{part}: must be a mapping of settings", path=source)
         section[leaf] = value
     return config_from_dict(data, source=source, text=text)

@@ -20,4 +20,5 @@ class TaxonomyError(Exception):
         if self.path is not None:
             where = self.path if line is None else f"{self.path}:{line}"
             where += ": "
-        super().__init__(f"{where}{message}")
+        # One line, whatever the message quotes (a multi-line library error, a file name).
+        super().__init__(" ".join(f"{where}{message}".split()))

@@ -94,6 +94,8 @@ def _rank_group(
     n_keywords: int,
 ) -> tuple[list[str], list[str]]:
     """Return (label candidates best first, keywords)."""
+    if not cand:  # no usable phrase in the group (stop words only, non-Latin script)
+        return [], []
     phrases = [str(vocab[i]) for i in cand]
     share = {p: float(doc_share[i]) for p, i in zip(phrases, cand, strict=True)}
     lexical = scores[cand] / max(scores[cand].max(), 1e-12)
@@ -221,7 +223,7 @@ def _unique_label(
     ranked: list[str], keywords: list[str], texts: list[str], taken: set[str], g: int
 ) -> str:
     sample = texts[:200]
-    forms: list[str] = []
+    forms: list[str] = []  # one by one: usually the first is free (75k: 1000s of calls)
     for phrase in ranked[:N_CANDIDATES]:  # lazily: completing a phrase scans the texts
         forms.append(surface_form(complete_phrase(phrase, sample), sample))
         if as_label(forms[-1]).lower() not in taken:

@@ -13,8 +13,15 @@ def build_nodes(
     theme_of_topic: np.ndarray,
     topic_labels: list[GroupLabel],
     theme_labels: list[GroupLabel],
+    topic_ids: list[str] | None = None,
+    theme_ids: list[str] | None = None,
 ) -> list[TaxonomyNode]:
-    """Themes (largest first), each with its topics (largest first) as children."""
+    """Themes (largest first), each with its topics (largest first) as children.
+
+    Node ids default to `topic-N`/`theme-N` by index; the pipeline passes stable ids.
+    """
+    topic_ids = topic_ids or [f"topic-{t + 1}" for t in range(len(topic_labels))]
+    theme_ids = theme_ids or [f"theme-{j + 1}" for j in range(len(theme_labels))]
     themes: list[TaxonomyNode] = []
     for j, theme_label in enumerate(theme_labels):
         children = []
@@ -23,7 +30,7 @@ def build_nodes(
             lab = topic_labels[t]
             children.append(
                 TaxonomyNode(
-                    id=f"topic-{t + 1}",
+                    id=topic_ids[t],
                     label=lab.label,
                     keywords=lab.keywords,
                     members=members,
@@ -34,7 +41,7 @@ def build_nodes(
         members = sorted(i for child in children for i in child.members)
         themes.append(
             TaxonomyNode(
-                id=f"theme-{j + 1}",
+                id=theme_ids[j],
                 label=theme_label.label,
                 keywords=theme_label.keywords,
                 members=members,
@@ -42,4 +49,5 @@ def build_nodes(
                 children=children,
             )
         )
+    themes.sort(key=lambda node: (-node.size, node.id))
     return themes

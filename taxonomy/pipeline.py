@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from taxonomy.config import Config, load_config
+from taxonomy.config import DEFAULT_CURATION, Config, load_config
+from taxonomy.engines import Engine
 from taxonomy.models import Corpus, TaxonomyNode
 
 # A theme is named by one phrase only if that many of its papers use it; otherwise by its two
@@ -84,6 +85,17 @@ def _cached(cache_dir: Path, stage: str, key_parts: list[Any], compute) -> dict[
     return result
 
 
+def _settle(
+    labels: list[Any], ids: list[str], settled: dict[str, str], fixed: dict[str, str]
+) -> list[str]:
+    """Put the settled labels (user's, then kept) on the nodes; return the automatic labels."""
+    auto = []
+    for group, node in zip(labels, ids, strict=True):
+        auto.append(group.label if node in fixed else settled.get(node, group.label))
+        group.label = settled.get(node, group.label)
+    return auto
+
+
 def _embed_progress(show: bool, total: int):  # noqa: ANN202
     if not show or total == 0:
         return None, None
@@ -102,16 +114,25 @@ def run(
     **overrides: Any,
 ) -> RunResult:
     """Run the pipeline on `config` (a Config, a YAML path, or None for configs/default.yaml)."""
-    from taxonomy import cluster, embed, hierarchy, ingest, label, reduce
+    from taxonomy import cluster, curate, embed, hierarchy, ingest, label, reduce, scale
+    from taxonomy.curate.changes import diff_runs
+    from taxonomy.curate.ids import RunState, read_state
+    from taxonomy.curate.seeds import apply_seeds, drop_empty_topics, seed_text
     from taxonomy.export import write_outputs
     from taxonomy.keyphrases import count_phrases
     from taxonomy.nodes import build_nodes
+    from taxonomy.place import run_record, similarity_floor
 
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
     cache_dir = Path(cfg.cache_dir)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
     stage = _Stages(progress)
+    engine = Engine.from_config(cfg.compute)
+    edits = curate.load_curation(cfg.curation, required=cfg.curation != DEFAULT_CURATION)
+    previous = read_state(out_dir)
+    seed_names: dict[int, str] = {}
+    seed_outcomes: list = []
 
     with stage("ingest"):
         corpus = ingest.read_corpus(
@@ -121,6 +142,7 @@ def run(
             id_column=cfg.input.id_column,
             exclude_sources=tuple(cfg.input.exclude_sources),
         )
+        corpus = curate.exclude_papers(corpus, edits)
     texts = corpus.texts
 
     def embed_with_cache(items: list[str], bar_total: bool = False) -> tuple[np.ndarray, int]:
@@ -128,8 +150,10 @@ def run(
         kwargs = dict(
             model_name=cfg.embed.model,
             max_tokens=cfg.embed.max_tokens,
-            batch_size=cfg.embed.batch_size,
+            batch_size=engine.batch_size(cfg.embed.batch_size),
             cache_dir=cache_dir / "embeddings",
+            device=engine.device,
+            encode_fn=engine.encode_fn(cfg.embed.model, cfg.embed.max_tokens),
         )
         if bar is None:
             return embed.embed_texts(items, **kwargs)
@@ -138,19 +162,23 @@ def run(
 
     start = time.perf_counter()
     embeddings, newly = embed_with_cache(texts, bar_total=True)
-    lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
-    vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
     stage.timings["embed"] = time.perf_counter() - start
+    # Large corpora: TF-IDF/SVD, UMAP and HDBSCAN are fitted on a seeded sample only.
+    sample = scale.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    with stage("lexical"):
+        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=sample)
+        vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
+    fit_vectors = vectors if sample is None else vectors[sample]
 
     with stage("reduce"):
         rc = cfg.reduce
         reduced = _cached(
             cache_dir,
             "reduce",
-            [vectors, rc.model_dump(), cfg.seed],
+            [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name],
             lambda: vars(
-                reduce.reduce_vectors(
-                    vectors,
+                engine.reduce_vectors(
+                    fit_vectors,
                     n_components=rc.n_components,
                     n_neighbors=rc.n_neighbors,
                     min_dist=rc.min_dist,
@@ -163,12 +191,52 @@ def run(
         cc = cfg.cluster
         topic_of = cluster.cluster_vectors(
             reduced["cluster_space"],
-            vectors,
+            fit_vectors,
             min_size=None if cc.min_size == "auto" else cc.min_size,
             selection=cc.selection,
             max_unassigned=cc.max_unassigned,
+            **engine.cluster_options(),
         )
-    n_topics = int(topic_of.max()) + 1
+    layout = reduced["layout"]
+    if sample is not None:
+        with stage("assign"):
+            centroids = cluster.topic_centroids(fit_vectors, topic_of)
+            topic_of, layout = scale.place_rest(
+                vectors, sample, topic_of, layout, centroids, assign=engine.assign
+            )
+    if edits.spec.seeds:
+        with stage("seeds"):
+            seed_vectors = embed_with_cache([seed_text(s) for s in edits.spec.seeds])[0]
+            auto = cluster.auto_min_size(len(texts))
+            min_support = cc.min_size if cc.min_size != "auto" else auto
+            topic_of, seed_names, seed_outcomes = apply_seeds(
+                topic_of, embeddings, texts, edits.spec.seeds, seed_vectors, min_support
+            )
+            topic_of, seed_names = drop_empty_topics(topic_of, seed_names)
+    with stage("hierarchy"):
+        n_topics = int(topic_of.max()) + 1
+        centroids = cluster.topic_centroids(vectors, topic_of)
+        sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
+        n_themes_cfg = cfg.hierarchy.n_themes
+        theme_of_topic = hierarchy.group_topics(
+            centroids, sizes, None if n_themes_cfg == "auto" else n_themes_cfg
+        )
+    with stage("curate"):
+        curated = curate.identify_and_edit(
+            topic_of, theme_of_topic, seed_names, corpus, embeddings, vectors, edits, previous
+        )
+        draft = curated.draft
+        topic_of, theme_of_topic = draft.topic_of, np.asarray(draft.theme_of_topic)
+        n_topics, n_themes = len(draft.topic_ids), len(draft.theme_ids)
+        theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
+        paper_ids = [p.id for p in corpus.papers]
+        settled = {}
+        for groups, ids, prev_nodes in (
+            (topic_of, draft.topic_ids, previous.topics if previous else []),
+            (theme_of, draft.theme_ids, previous.themes if previous else []),
+        ):
+            members = [[paper_ids[i] for i in np.flatnonzero(groups == g)] for g in range(len(ids))]
+            settled |= curate.settle_labels(ids, members, draft.labels, prev_nodes)
     with stage("label"):
         counts, vocab = count_phrases(texts, cfg.label.max_ngram)
         label_args = dict(
@@ -181,17 +249,9 @@ def run(
             embed_phrases=lambda items: embed_with_cache(items)[0],
             doc_embeddings=embeddings,
         )
-        taken: set[str] = set()
+        taken: set[str] = {label.lower() for label in settled.values()}
         topic_labels = label.label_groups(topic_of, n_topics, taken=taken, **label_args)
-    with stage("hierarchy"):
-        centroids = cluster.topic_centroids(vectors, topic_of)
-        sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
-        n_themes_cfg = cfg.hierarchy.n_themes
-        theme_of_topic = hierarchy.group_topics(
-            centroids, sizes, None if n_themes_cfg == "auto" else n_themes_cfg
-        )
-        theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
-        n_themes = int(theme_of_topic.max()) + 1
+        topic_auto = _settle(topic_labels, draft.topic_ids, settled, draft.labels)
         allowed = [
             {kw for t in np.flatnonzero(theme_of_topic == j) for kw in topic_labels[t].terms}
             for j in range(n_themes)
@@ -209,18 +269,42 @@ def run(
             min_label_share=THEME_LABEL_SHARE,
             **label_args,
         )
-        themes = build_nodes(topic_of, theme_of_topic, topic_labels, theme_labels)
+        theme_auto = _settle(theme_labels, draft.theme_ids, settled, draft.labels)
+        themes = build_nodes(
+            topic_of, theme_of_topic, topic_labels, theme_labels, draft.topic_ids, draft.theme_ids
+        )
+    theme_records, topic_records = curate.node_records(
+        draft,
+        corpus,
+        embeddings,
+        ([g.label for g in theme_labels], [g.label for g in topic_labels]),
+        (theme_auto, topic_auto),
+    )
+    state = RunState(
+        next_id=curated.next_id,
+        raw_topics=curated.raw_topics,
+        raw_themes=curated.raw_themes,
+        topics=topic_records,
+        themes=theme_records,
+        papers=len(corpus),
+        assign_threshold=similarity_floor(embeddings, topic_of),
+        embed={"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
+    )
+    previous_nodes = (previous.themes, previous.topics, previous.papers) if previous else None
+    changes = diff_runs(
+        previous_nodes, theme_records, topic_records, len(corpus), [vars(o) for o in seed_outcomes]
+    )
 
     result = RunResult(
         config=cfg,
         corpus=corpus,
         themes=themes,
         topic_of=topic_of,
-        layout=reduced["layout"],
+        layout=layout,
         out_dir=out_dir,
         newly_embedded=newly,
     )
     with stage("export"):
-        result.files = write_outputs(result)
+        result.files = write_outputs(result, extra=run_record(state, changes))
     result.timings = stage.timings
     return result

@@ -190,15 +190,40 @@ def test_automatic_truncation(monkeypatch):
     small = render_map_html(points, themes, topics)
     assert json.loads(data_blob(small))["cut"] == []  # below the paper threshold: never cut
     monkeypatch.setattr(html_map, "AUTO_TRUNCATE_MIN_PAPERS", 100)
-    budget = len(small.encode()) - 40_000
+    monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", len(small.encode()) - 1)
+    packed = render_map_html(points, themes, topics)  # compressed, nothing cut
+    assert json.loads(data_blob(packed))["cap"] is None
+    budget = len(packed.encode()) - 10_000
     monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", budget)
     page = render_map_html(points, themes, topics)
     data = json.loads(data_blob(page))
     assert len(page.encode()) <= budget
     assert data["cap"] and (data.get("cut") or data.get("uncut") is not None)
-    assert len(page.encode()) > budget - 25_000  # cut only as much as needed
+    assert len(page.encode()) > budget - 5_000  # cut only as much as needed
     monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", len(small.encode()) + 10)
     assert json.loads(data_blob(render_map_html(points, themes, topics)))["cap"] is None
+
+
+def test_large_map_compresses_texts_before_cutting(monkeypatch):
+    points, themes, topics = synthetic_map(300, abstract_words=150)
+    plain = render_map_html(points, themes, topics)
+    monkeypatch.setattr(html_map, "AUTO_TRUNCATE_MIN_PAPERS", 100)
+    monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", len(plain.encode()) - 1)
+    page = render_map_html(points, themes, topics)
+    data = json.loads(data_blob(page))
+    assert "a" not in data and "t" not in data and data["cap"] is None
+    assert len(page.encode()) < len(plain.encode()) / 2  # deflated text, not a cut
+    titles, abstracts = html_map.unpack_texts(data["z"])
+    assert titles == [p.title for p in points] and abstracts == [p.abstract for p in points]
+    assert render_map_html(points, themes, topics) == page  # deterministic
+    # Still too big once compressed: abstracts are cut as well, and the page stays in budget.
+    budget = len(page.encode()) - 20_000
+    monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", budget)
+    page = render_map_html(points, themes, topics)
+    data = json.loads(data_blob(page))
+    assert len(page.encode()) <= budget and data["cap"] and "z" in data
+    _, abstracts = html_map.unpack_texts(data["z"])
+    assert max(len(a) for a in abstracts) <= data["cap"]
 
 
 def test_rejects_bad_input():
@@ -404,4 +429,31 @@ def test_shortened_abstract_is_marked(browser, tmp_path):
     assert pg.inner_text("#panel-abstract").endswith("\u2026")
     pg.evaluate(f"window.taxonomyMap.selectPaper({json.dumps(points[1].id)})")
     assert not pg.is_visible("#panel-short")
+    pg.close()
+
+
+@pytest.mark.browser
+def test_compressed_map_shows_whole_abstracts(browser, tmp_path, monkeypatch):
+    points, themes, topics = synthetic_map(120, abstract_words=120)
+    points[5].abstract = f"Packed text with {XSS_IMG} stays text."
+    monkeypatch.setattr(html_map, "AUTO_TRUNCATE_MIN_PAPERS", 100)
+    plain = render_map_html(points, themes, topics)
+    monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", len(plain.encode()) - 1)
+    path = tmp_path / "packed.html"
+    write_map_html(path, points, themes, topics)
+    assert '"z":' in path.read_text(encoding="utf-8")
+    pg = browser.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => window.taxonomyMap && window.taxonomyMap.ready === true")
+    assert pg.evaluate("window.taxonomyMap.pointCount()") == 120
+    for i in (0, 5, 119):
+        pg.evaluate(f"window.taxonomyMap.selectPaper({json.dumps(points[i].id)})")
+        assert pg.inner_text("#panel-title") == points[i].title
+        assert pg.inner_text("#panel-abstract") == points[i].abstract
+    assert not pg.is_visible("#panel-short")
+    assert pg.locator("#panel img").count() == 0
+    assert pg.evaluate(f"window.taxonomyMap.search({json.dumps(points[3].title)})") >= 1
+    assert errors == []
     pg.close()

@@ -19,12 +19,6 @@ COLUMNS = (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    # One embedding cache for the whole session: the seeds are embedded once.
-    return tmp_path_factory.mktemp("cache")
-
-
 def seed_config(tmp_path: Path, cache_dir: Path, **extra) -> Path:
     cfg = {"cache_dir": str(cache_dir), "input": {"paths": [str(SEEDS)]}, **extra}
     path = tmp_path / "config.yaml"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from taxonomy.errors import TaxonomyError
 from taxonomy.ingest.records import make_paper, parse_arxiv_id
+from taxonomy.ingest.textio import line_finder
 from taxonomy.models import Paper
 
 _ENTRY_START = re.compile(r"@\s*(?P<type>[A-Za-z]+)\s*(?P<open>[{(])")
@@ -34,8 +35,9 @@ class _Malformed(Exception):
 def parse_bibtex(text: str, path: Path) -> list[Paper]:
     papers = []
     pos = 0
+    line_of = line_finder(text)
     while match := _ENTRY_START.search(text, pos):
-        line = text.count("\n", 0, match.start()) + 1
+        line = line_of(match.start())
         close = "}" if match["open"] == "{" else ")"
         try:
             if match["type"].lower() in _SKIPPED_TYPES:
@@ -61,9 +63,11 @@ def parse_bibtex(text: str, path: Path) -> list[Paper]:
 
 def _parse_entry(text: str, pos: int, close: str) -> tuple[dict[str, str], int]:
     """Fields of the entry whose body starts at `pos`; returns them and the end position."""
-    comma = text.find(",", pos)
     end = text.find(close, pos)
-    if comma == -1 or (end != -1 and end < comma):  # an entry with a key but no fields
+    # Look for the key's comma only up to the first closer: searching the whole rest of the
+    # text for every entry would be quadratic in a file of many field-less entries.
+    comma = text.find(",", pos, len(text) if end == -1 else end)
+    if comma == -1:  # an entry with a key but no fields
         if end == -1:
             raise _Malformed("no closing brace")
         return {}, end + 1

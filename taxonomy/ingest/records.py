@@ -17,6 +17,12 @@ _ARXIV_ID = re.compile(
     r"(?<![\w.])(?P<id>\d{4}\.\d{4,5}(?:v\d+)?|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)(?![\w.])"
 )
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(?P<id>[^\s?#}]+?)(?:\.pdf)?(?=$|[\s?#}])", re.I)
+# Characters that never belong in an abstract: C0/C1 controls (tab and newline are whitespace
+# and collapse anyway) and lone surrogates, which JSON escapes can produce but UTF-8 cannot
+# encode (they would crash every writer downstream).
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# No arXiv id (or URL to one) is longer; longer values are not searched for one.
+MAX_ID_CHARS = 200
 _DATE = re.compile(r"^\s*(?P<year>(?:19|20)\d{2})(?:[-/.](?P<month>\d{1,2})(?!\d))?")
 
 
@@ -26,7 +32,7 @@ def clean(value: str | None) -> str | None:
         return None
     # Same result as models.normalize_text (str.split and the regex \s agree on every code
     # point), about five times faster, which matters at ~100k abstracts.
-    text = " ".join(value.split())
+    text = " ".join(_UNPRINTABLE.sub(" ", value).split())
     return text or None
 
 
@@ -36,7 +42,7 @@ def parse_arxiv_id(value: str | None) -> str | None:
     Values that do not look like an arXiv id give None: the id becomes a link and a
     year-month, so a DOI or an internal number in the id column must not pass for one.
     """
-    if not value:
+    if not value or len(value) > MAX_ID_CHARS:
         return None
     value = value.strip()
     url = _ARXIV_URL.search(value)
@@ -50,7 +56,7 @@ def year_month_from_date(value: str | None) -> str | None:
     """'2025-03-18' / '2025-03' / '2025/3' -> '2025-03'; a bare year gives None."""
     if not value:
         return None
-    match = _DATE.match(value)
+    match = _DATE.match(value[:MAX_ID_CHARS])
     if not match or not match["month"] or not 1 <= int(match["month"]) <= 12:
         return None
     return f"{match['year']}-{int(match['month']):02d}"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from taxonomy.errors import TaxonomyError
 from taxonomy.ingest.records import make_paper
+from taxonomy.ingest.textio import line_finder
 from taxonomy.models import Paper
 
 _ABSTRACT_PREFIX = re.compile(r"^\s*abstract\s*:\s*", re.I)
@@ -111,6 +112,7 @@ def _abstract_lines(text: str, path: Path) -> Iterator[Paper | None]:
 
 def _table(text: str, path: Path) -> Iterator[Paper | None]:
     rows = list(_ROW_START.finditer(text))
+    line_of = line_finder(text)
     for header_line, line in enumerate(text[: rows[0].start()].split("\n"), start=1):
         if line.strip() and not _TABLE_HEADER.match(line):
             raise TaxonomyError(
@@ -123,8 +125,9 @@ def _table(text: str, path: Path) -> Iterator[Paper | None]:
         # The next row's match swallows this row's closing '|'; the last row keeps its own.
         cell = text[row.end() : end].strip().removesuffix("|")
         # A row glued onto the previous one starts mid-line: report the line it starts on.
-        line = text.count("\n", 0, row.start("id")) + 1
-        yield make_paper(abstract=cell, arxiv_id=row["id"], source=path.name, line=line)
+        yield make_paper(
+            abstract=cell, arxiv_id=row["id"], source=path.name, line=line_of(row.start("id"))
+        )
 
 
 def _listing(text: str, path: Path) -> Iterator[Paper | None]:

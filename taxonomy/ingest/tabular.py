@@ -23,6 +23,7 @@ from typing import Any
 
 from taxonomy.errors import TaxonomyError
 from taxonomy.ingest.records import make_paper
+from taxonomy.ingest.textio import line_finder
 from taxonomy.models import Paper
 
 Row = Mapping[str, str | None]
@@ -32,6 +33,8 @@ DATE_COLUMNS = ("year_month", "date", "published", "publication_date")
 # Where to look for arXiv ids when the configured id column is absent (e.g. the arXiv
 # listing exports call it 'id'); values that are not arXiv ids are ignored anyway.
 ID_COLUMNS = ("arxiv_id", "id", "arxiv", "eprint")
+
+_TOO_DEEP = "JSON nested too deeply to be a record"
 
 # Abstracts are long; the csv module's default 128 KiB field limit is not the place to stop.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -49,6 +52,8 @@ def rows_to_papers(
 ) -> list[Paper]:
     """Papers from rows; rows with an empty abstract are skipped."""
     rows = list(rows)
+    if not rows:  # a header alone, or blank rows: the caller reports "no abstracts"
+        return []
     present = list(dict.fromkeys(name for _, row in rows for name in row))
     abstract = _resolve(columns.abstract, present)
     if abstract is None:
@@ -117,6 +122,8 @@ def jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, Row]]:
             value = json.loads(line)
         except json.JSONDecodeError as err:
             raise TaxonomyError(f"malformed JSON line: {err.msg}", path=path, line=number) from err
+        except RecursionError:
+            raise TaxonomyError(_TOO_DEEP, path=path, line=number) from None
         yield number, _object_row(value, path, number)
 
 
@@ -127,14 +134,18 @@ def json_rows(text: str, path: Path) -> Iterator[tuple[int, Row]]:
     (and every error) comes with its line number.
     """
     decoder = json.JSONDecoder()
+    line_of = line_finder(text)
     pos = _skip_space(text, 0)
     try:
         if text[pos : pos + 1] != "[":
-            raise TaxonomyError("expected a JSON list of objects", path=path, line=_line(text, pos))
+            raise TaxonomyError("expected a JSON list of objects", path=path, line=line_of(pos))
         pos = _skip_space(text, pos + 1)
         while text[pos : pos + 1] != "]":
-            value, end = decoder.raw_decode(text, pos)
-            yield _line(text, pos), _object_row(value, path, _line(text, pos))
+            try:
+                value, end = decoder.raw_decode(text, pos)
+            except RecursionError:
+                raise TaxonomyError(_TOO_DEEP, path=path, line=line_of(pos)) from None
+            yield line_of(pos), _object_row(value, path, line_of(pos))
             pos = _skip_space(text, end)
             if text[pos : pos + 1] == ",":
                 pos = _skip_space(text, pos + 1)
@@ -143,7 +154,7 @@ def json_rows(text: str, path: Path) -> Iterator[tuple[int, Row]]:
     except json.JSONDecodeError as err:
         raise TaxonomyError(f"malformed JSON: {err.msg}", path=path, line=err.lineno) from err
     if text[_skip_space(text, pos + 1) :]:
-        raise TaxonomyError("extra data after the JSON list", path=path, line=_line(text, pos))
+        raise TaxonomyError("extra data after the JSON list", path=path, line=line_of(pos))
 
 
 def parquet_rows(path: Path) -> Iterator[tuple[None, Row]]:
@@ -184,7 +195,3 @@ def _skip_space(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\n\r":
         pos += 1
     return pos
-
-
-def _line(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1

@@ -1,19 +1,39 @@
 """Turning a file's bytes into text, with one clear error for every way that can fail.
 
-Encoding policy (the same for every text format): a UTF-16 BOM means UTF-16; otherwise the
-bytes must be UTF-8 (a UTF-8 BOM is dropped). Anything else -- typically latin-1 / cp1252
-exports -- is rejected with the line of the first bad byte rather than guessed at, because a
-wrong guess silently garbles abstracts and changes their dedup hashes.
+Encoding policy (the same for every text format and the config file):
+1. a byte-order mark decides: UTF-32, UTF-16 (either byte order) or UTF-8;
+2. UTF-16 without a BOM is recognised by its zero bytes (ASCII-range text in UTF-16 has a
+   zero in every other byte; UTF-8 text has none);
+3. otherwise bytes that are valid UTF-8 are UTF-8;
+4. otherwise the file is an 8-bit export: Windows-1252 (a superset of latin-1 for printable
+   text: smart quotes, dashes), or latin-1 for the few bytes cp1252 leaves undefined.
+Text that still holds NUL bytes or is mostly control characters is a binary file: an error
+naming the file and line, never a garbled abstract.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import gzip
+import re
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from taxonomy.errors import TaxonomyError
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16: FF FE 00 00 also starts with FF FE
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# C0/C1 control characters other than tab, newline, carriage return and form feed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+# More than this share of control characters means a binary file, not text.
+MAX_CONTROL_SHARE = 0.02
 
 
 def read_bytes(path: Path) -> bytes:
@@ -30,30 +50,76 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def decode_text(data: bytes, path: Path) -> str:
-    """Decode per the module policy; newlines are normalised to '\\n'."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"  # the codec reads the BOM to pick the byte order
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when every other byte is mostly zero, else None."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    half = len(data) // 2
+    for encoding, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+        if zeros.count(0) >= 0.6 * half:
+            return encoding
+    return None
+
+
+def detect_encoding(data: bytes) -> str:
+    """The encoding `decode_text` uses for `data` (see the module policy)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    if wide := _utf16_without_bom(data):  # before UTF-8: ASCII with NULs is valid UTF-8
+        return wide
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
     else:
-        encoding = "utf-8-sig"
+        return "utf-8"
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def decode_text(data: bytes, path: Path | str) -> str:
+    """Decode per the module policy; newlines are normalised to '\\n'."""
+    encoding = detect_encoding(data)
     try:
         text = data.decode(encoding)
-    except UnicodeDecodeError as err:
+    except UnicodeDecodeError as err:  # only a damaged UTF-16/32 file gets here
         line = data[: err.start].count(b"\n") + 1
+        name = encoding.removesuffix("-sig").upper()
         raise TaxonomyError(
-            f"not valid {encoding.removesuffix('-sig').upper()} "
-            f"(byte 0x{data[err.start]:02x}); re-save the file as UTF-8",
+            f"not valid {name} (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "re-save the file as UTF-8",
             path=path,
             line=line,
         ) from err
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
-        # NUL decodes fine as UTF-8, so UTF-16 without a BOM or a binary file lands here.
-        line = text[: text.index("\x00")].count("\n") + 1
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise TaxonomyError("contains NUL bytes (a binary file?)", path=path, line=line)
+    controls = _CONTROL.findall(text)
+    if text and len(controls) > MAX_CONTROL_SHARE * len(text):
+        first = _CONTROL.search(text)
+        line = text.count("\n", 0, first.start()) + 1 if first else None
         raise TaxonomyError(
-            "contains NUL bytes (binary file, or UTF-16 without a BOM?)", path=path, line=line
+            f"mostly control characters ({len(controls)} of {len(text)}): a binary file?",
+            path=path,
+            line=line,
         )
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def read_text(path: Path) -> str:
     return decode_text(read_bytes(path), path)
+
+
+def line_finder(text: str) -> Callable[[int], int]:
+    """A function from a character offset in `text` to its 1-based line number.
+
+    Counting newlines before each record from the start of the text is quadratic in the
+    number of records; this bisects a list of newline offsets instead.
+    """
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    return lambda pos: bisect.bisect_left(newlines, pos) + 1

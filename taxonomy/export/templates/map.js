@@ -1,7 +1,20 @@
-(function () {
+(async function () {
   "use strict";
   // Data text reaches the DOM only through textContent / createTextNode, never as HTML.
   const D = JSON.parse(document.getElementById("map-data").textContent);
+  if (D.z) {
+    // Large maps carry titles and abstracts raw-deflated (base64); the browser inflates them.
+    let bytes;
+    if (Uint8Array.fromBase64) bytes = Uint8Array.fromBase64(D.z);
+    else {
+      const bin = atob(D.z); // a plain loop: Uint8Array.from(str, fn) is ~20x slower here
+      bytes = new Uint8Array(bin.length);
+      for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+    }
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    [D.t, D.a] = JSON.parse(await new Response(stream).text());
+    delete D.z;
+  }
   const N = D.id.length;
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {

@@ -1,0 +1,141 @@
+"""What changed since the previous run: outputs/changes.json and outputs/changes.md.
+
+Per level (themes, topics), comparing the previous run's final nodes with this run's:
+  - renamed: same id, different label;  moved: a topic under a different theme;
+  - merged: a node holding at least half of the papers of each of two or more previous nodes;
+  - split: a previous node at least SPLIT_SHARE of whose papers went to each of two or more
+    nodes that each came mostly (more than half) from it;
+  - added / removed: ids that appear / disappear and are not part of a merge or split.
+Paper counts are node sizes. A first run lists everything as added.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from taxonomy.curate.ids import NodeRecord, overlap
+
+SPLIT_SHARE = 0.2
+
+
+def _brief(node: NodeRecord) -> dict[str, Any]:
+    return {"id": node.id, "label": node.label, "papers": len(node.members)}
+
+
+def diff_level(previous: list[NodeRecord], current: list[NodeRecord]) -> dict[str, Any]:
+    prev_ids = {p.id for p in previous}
+    cur_ids = {c.id for c in current}
+    inter = (
+        overlap([p.members for p in previous], [c.members for c in current])
+        if previous and current
+        else np.zeros((len(previous), len(current)))
+    )
+    prev_size = np.array([max(len(p.members), 1) for p in previous], float)
+    cur_size = np.array([max(len(c.members), 1) for c in current], float)
+    merged, split = [], []
+    in_merge_or_split: set[str] = set()
+    for j, node in enumerate(current):
+        sources = [i for i in range(len(previous)) if inter[i, j] >= 0.5 * prev_size[i]]
+        if len(sources) >= 2:
+            merged.append({**_brief(node), "from": [_brief(previous[i]) for i in sources]})
+            in_merge_or_split.update([node.id, *(previous[i].id for i in sources)])
+    for i, node in enumerate(previous):
+        parts = [
+            j
+            for j in range(len(current))
+            if inter[i, j] > 0.5 * cur_size[j] and inter[i, j] >= SPLIT_SHARE * prev_size[i]
+        ]
+        if len(parts) >= 2:
+            split.append({**_brief(node), "into": [_brief(current[j]) for j in parts]})
+            in_merge_or_split.update([node.id, *(current[j].id for j in parts)])
+    by_id = {p.id: p for p in previous}
+    renamed = [
+        {"id": c.id, "from": by_id[c.id].label, "to": c.label, "papers": len(c.members)}
+        for c in current
+        if c.id in by_id and by_id[c.id].label != c.label
+    ]
+    moved = [
+        {**_brief(c), "from": by_id[c.id].parent, "to": c.parent}
+        for c in current
+        if c.id in by_id and c.parent and by_id[c.id].parent != c.parent
+    ]
+    added = [_brief(c) for c in current if c.id not in prev_ids | in_merge_or_split]
+    removed = [_brief(p) for p in previous if p.id not in cur_ids | in_merge_or_split]
+    unchanged = sum(
+        1
+        for c in current
+        if c.id in by_id and by_id[c.id].label == c.label and by_id[c.id].members == c.members
+    )
+    return {
+        "added": added,
+        "removed": removed,
+        "merged": merged,
+        "split": split,
+        "renamed": renamed,
+        "moved": moved,
+        "unchanged": unchanged,
+    }
+
+
+def diff_runs(
+    previous: tuple[list[NodeRecord], list[NodeRecord], int] | None,
+    themes: list[NodeRecord],
+    topics: list[NodeRecord],
+    papers: int,
+    seeds: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Changes relative to `previous` = (themes, topics, papers) of the last run, or None."""
+    prev_themes, prev_topics, prev_papers = previous or ([], [], 0)
+    return {
+        "first_run": previous is None,
+        "papers": {"previous": prev_papers, "current": papers},
+        "themes": diff_level(prev_themes, themes),
+        "topics": diff_level(prev_topics, topics),
+        "seeds": seeds or [],
+    }
+
+
+def changes_json(changes: dict[str, Any]) -> str:
+    return json.dumps(changes, indent=2, ensure_ascii=False) + "\n"
+
+
+def _name(node: dict[str, Any]) -> str:
+    return f"`{node['id']}` {node['label']} ({node['papers']} papers)"
+
+
+def changes_markdown(changes: dict[str, Any]) -> str:
+    papers = changes["papers"]
+    lines = ["# Changes since the previous run", ""]
+    if changes["first_run"]:
+        lines += ["First run: every node is new.", ""]
+    delta = papers["current"] - papers["previous"]
+    lines += [f"Papers: {papers['current']} (previous run: {papers['previous']}, {delta:+d})", ""]
+    for level in ("themes", "topics"):
+        diff = changes[level]
+        lines += [f"## {level.capitalize()}", ""]
+        rows = [f"- added: {_name(n)}" for n in diff["added"]]
+        rows += [f"- removed: {_name(n)}" for n in diff["removed"]]
+        rows += [
+            f"- merged: {', '.join(_name(s) for s in n['from'])} → {_name(n)}"
+            for n in diff["merged"]
+        ]
+        rows += [
+            f"- split: {_name(n)} → {', '.join(_name(p) for p in n['into'])}" for n in diff["split"]
+        ]
+        rows += [
+            f"- renamed: `{n['id']}` {n['from']} → {n['to']} ({n['papers']} papers)"
+            for n in diff["renamed"]
+        ]
+        rows += [f"- moved: {_name(n)} from `{n['from']}` to `{n['to']}`" for n in diff["moved"]]
+        lines += rows or ["- no changes"]
+        lines += [f"- unchanged: {diff['unchanged']}", ""]
+    if changes["seeds"]:
+        lines += ["## Seed themes", ""]
+        for seed in changes["seeds"]:
+            state = "created" if seed["supported"] else "not supported by enough papers"
+            lines.append(f"- {seed['name']}: {state} ({seed['papers']} papers)")
+        lines.append("")
+    return "\n".join(lines)

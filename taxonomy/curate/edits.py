@@ -1,0 +1,253 @@
+"""The user's curation file (configs/taxonomy.yaml): schema, loading, and static checks.
+
+Validated strictly (unknown keys are errors). Every entry remembers its line in the file so a
+problem found now or later in the run (an unknown id, a conflict) is reported as
+`file:line: section[i]: message (entry: ...)`. The program only ever reads this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from taxonomy.errors import TaxonomyError
+
+NODE_ID_PATTERN = r"^(topic|theme)-\d+(\.\d+)*$"
+NodeId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=NODE_ID_PATTERN)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML where numbers with a dot stay text: `2303.11360` is an arXiv id, not 2303.1136."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Merge(_Strict):
+    ids: Annotated[list[NodeId], Field(min_length=2)]
+    label: Text | None = None
+
+
+class Split(_Strict):
+    id: NodeId
+    into: Annotated[int, Field(ge=2, le=50)] = 2
+
+
+class Move(_Strict):
+    id: NodeId
+    under: NodeId
+
+
+class Pin(_Strict):
+    paper: Text  # arXiv id, paper id from documents.csv, or exact title
+    node: NodeId
+
+
+class Seed(_Strict):
+    name: Text
+    description: str = ""
+    keywords: list[Text] = Field(default_factory=list)
+
+
+class Exclude(_Strict):
+    papers: list[Text] = Field(default_factory=list)
+    sources: list[Text] = Field(default_factory=list)
+
+
+class Curation(_Strict):
+    rename: dict[NodeId, Text] = Field(default_factory=dict)
+    merge: list[Merge] = Field(default_factory=list)
+    split: list[Split] = Field(default_factory=list)
+    move: list[Move] = Field(default_factory=list)
+    delete: list[NodeId] = Field(default_factory=list)
+    pin: list[Pin] = Field(default_factory=list)
+    seeds: list[Seed] = Field(default_factory=list)
+    exclude: Exclude = Field(default_factory=Exclude)
+
+
+@dataclass
+class Edits:
+    """A validated curation file plus where each entry is, for error messages."""
+
+    spec: Curation = field(default_factory=Curation)
+    path: str = "<no curation file>"
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, where: str, message: str) -> TaxonomyError:
+        """An error about entry `where` ('merge[1]', 'rename.topic-3'); the caller raises it."""
+        entry = _entry(self.spec, where)
+        shown = f" (entry: {entry})" if entry else ""
+        line = self.lines.get(where) or self.lines.get(where.split(".")[0].split("[")[0])
+        return TaxonomyError(f"{where}: {message}{shown}", path=self.path, line=line)
+
+    @property
+    def empty(self) -> bool:
+        return self.spec == Curation()
+
+
+def _entry(spec: Curation, where: str) -> str:
+    """Compact YAML of the entry at `where`, for the message."""
+    value: Any = spec.model_dump(exclude_defaults=True)
+    for part in where.replace("]", "").replace("[", ".").split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return ""
+    if value is None:
+        return ""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    return text.strip().removesuffix("...").strip()
+
+
+def _lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    """Record the 1-based line of every entry below `node` as 'a.b[2].c'."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = f"{prefix}.{key.value}" if prefix else str(key.value)
+            out.setdefault(path, key.start_mark.line + 1)
+            _lines(value, path, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = f"{prefix}[{i}]"
+            out.setdefault(path, item.start_mark.line + 1)
+            _lines(item, path, out)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part not in ("[key]",):
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def parse_curation(text: str, source: str) -> Edits:
+    """Validate the YAML text of a curation file; errors name the file, line and entry."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = mark.line + 1 if mark is not None else None
+        raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise TaxonomyError("the curation file must be a mapping of edit kinds", path=source)
+    lines: dict[str, int] = {}
+    if root is not None:
+        _lines(root, "", lines)
+    try:
+        spec = Curation.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _loc(err["loc"])
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] == "string_pattern_mismatch":
+            message = "not a node id like topic-3 or theme-2"
+        line = _nearest_line(lines, where)
+        raise TaxonomyError(
+            f"{where}: {message} (entry: {err.get('input')!r})", path=source, line=line
+        ) from None
+    edits = Edits(spec=spec, path=source, lines=lines)
+    check_conflicts(edits)
+    return edits
+
+
+def _nearest_line(lines: dict[str, int], where: str) -> int | None:
+    while where:
+        if where in lines:
+            return lines[where]
+        cut = max(where.rfind("."), where.rfind("["))
+        where = where[:cut] if cut > 0 else ""
+    return None
+
+
+def load_curation(path: str | Path | None, *, required: bool) -> Edits:
+    """Read the curation file; a missing optional file means no edits."""
+    if path is None:
+        return Edits()
+    file = Path(path)
+    if not file.is_file():
+        if required:
+            raise TaxonomyError("curation file not found", path=str(path))
+        return Edits(path=str(path))
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TaxonomyError("curation file is not UTF-8 text", path=str(path)) from None
+    return parse_curation(text, str(path))
+
+
+def check_conflicts(edits: Edits) -> None:
+    """Edits that contradict each other, found before any work is done."""
+    spec = edits.spec
+    deleted = {node: f"delete[{i}]" for i, node in enumerate(spec.delete)}
+    merged: dict[str, str] = {}
+    for i, merge in enumerate(spec.merge):
+        where = f"merge[{i}]"
+        if len({node.split("-")[0] for node in merge.ids}) > 1:
+            raise edits.fail(where, "cannot merge a topic with a theme")
+        for node in merge.ids:
+            if node in deleted:
+                raise edits.fail(where, f"{node} is both merged and deleted ({deleted[node]})")
+            if node in merged:
+                raise edits.fail(where, f"{node} is already merged in {merged[node]}")
+            merged[node] = where
+    split: dict[str, str] = {}
+    for i, item in enumerate(spec.split):
+        where = f"split[{i}]"
+        for other, kind in ((deleted, "deleted"), (merged, "merged"), (split, "split")):
+            if item.id in other:
+                raise edits.fail(where, f"{item.id} is both split and {kind} ({other[item.id]})")
+        split[item.id] = where
+    moved: dict[str, str] = {}
+    for i, move in enumerate(spec.move):
+        where = f"move[{i}]"
+        if not move.id.startswith("topic-") or not move.under.startswith("theme-"):
+            raise edits.fail(where, "move takes a topic id and a theme id (under)")
+        for node in (move.id, move.under):
+            if node in deleted:
+                raise edits.fail(where, f"{node} is deleted ({deleted[node]})")
+        if move.id in moved:
+            raise edits.fail(where, f"{move.id} is already moved in {moved[move.id]}")
+        moved[move.id] = where
+    for node in spec.rename:
+        if node in deleted:
+            raise edits.fail(f"rename.{node}", f"{node} is deleted ({deleted[node]})")
+    pinned: dict[str, tuple[str, str]] = {}
+    excluded = set(spec.exclude.papers)
+    for i, pin in enumerate(spec.pin):
+        where = f"pin[{i}]"
+        if pin.node in deleted:
+            raise edits.fail(where, f"{pin.node} is deleted ({deleted[pin.node]})")
+        if pin.paper in excluded:
+            raise edits.fail(where, f"paper {pin.paper!r} is also excluded")
+        previous = pinned.get(pin.paper)
+        if previous and previous[0] != pin.node:
+            raise edits.fail(
+                where, f"paper {pin.paper!r} is pinned to two nodes ({previous[1]}: {previous[0]})"
+            )
+        pinned[pin.paper] = (pin.node, where)
+    names: dict[str, int] = {}
+    for i, seed in enumerate(spec.seeds):
+        if seed.name.lower() in names:
+            raise edits.fail(f"seeds[{i}]", f"seed {seed.name!r} is declared twice")
+        names[seed.name.lower()] = i

@@ -1,0 +1,451 @@
+"""Fuzzing the ingest readers and the config loader with hypothesis.
+
+The contract under test: whatever bytes a file holds, reading it ends in a corpus of sane papers
+or in one `TaxonomyError` whose single line names the file -- never any other exception. Text in
+latin-1, cp1252 or UTF-16 (with or without a BOM) is read, not rejected.
+
+Cases run per test are fixed with `settings(max_examples=...)` (derandomised, so every run checks
+the same inputs): 300 + 300 + 150 + 150 + 60 readers, 250 + 150 config cases, plus the
+parametrised 1 MB, empty-file and tiny-corpus cases below -- about 1,400 inputs in all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from taxonomy.config import Config, load_config
+from taxonomy.errors import TaxonomyError
+from taxonomy.ingest import read_corpus
+from taxonomy.models import Corpus
+
+
+def fuzz(cases: int) -> settings:
+    """Hypothesis settings running exactly `cases` derandomised examples, no deadline."""
+    return settings(
+        max_examples=cases,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+NAMES = ["x.txt", "x", "x.csv", "x.tsv", "x.jsonl", "x.json", "x.bib", "x.csv.gz", "x.parquet"]
+TEXT_NAMES = [n for n in NAMES if n not in ("x.parquet", "x.csv.gz")]
+# Pieces of every supported syntax (and of ways to break it), glued together at random.
+FRAGMENTS = [
+    "Abstract:",
+    "Title: ",
+    "abstract",
+    "title",
+    "arxiv_id",
+    "id",
+    " | ",
+    "|",
+    "2303.11366v1",
+    "hep-th/9901001",
+    "stringlengths 9 1.2k",
+    "\n",
+    "\r\n",
+    "\r",
+    ",",
+    "\t",
+    '"',
+    "'",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "@article{k,",
+    "@comment{",
+    "@string{",
+    "abstract = ",
+    "title = ",
+    " # ",
+    "=",
+    "\\",
+    '"\\u0000"',
+    '"\\ud800"',
+    "null",
+    "1e999",
+    "NaN",
+    "é",
+    "\u2028",
+    "\x85",
+    "\ufeff",
+    "\x0c",
+    " ",
+    "Subscribe",
+    "Get trending papers in your email inbox!",
+    "Mar 3, 2024",
+    "https://arxiv.org/abs/2401.00001",
+    "We study sparse attention for long context models. " * 5,
+    "x" * 250,
+]
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252", "latin-1"]
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    """A fresh folder per example (pytest's tmp_path is one folder for all examples)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Path(tmp)
+
+
+def write(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    if name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    path.write_bytes(data)
+    return path
+
+
+def check_paper_text(text: str) -> None:
+    assert text and text == " ".join(text.split())
+    text.encode("utf-8")  # no lone surrogates: every writer downstream must accept it
+    assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in text)
+
+
+def outcome(paths: list[Path], named: Path | None = None) -> Corpus | TaxonomyError:
+    """read_corpus(paths); any exception other than a one-line, file-naming TaxonomyError fails."""
+    try:
+        corpus = read_corpus(paths)
+    except TaxonomyError as err:
+        message = str(err)
+        assert "\n" not in message and "\r" not in message
+        assert str(named or paths[0]) in message, message
+        return err
+    assert len(corpus) >= 1 and corpus.n_records >= len(corpus)
+    assert len({p.id for p in corpus.papers}) == len(corpus)
+    for paper in corpus.papers:
+        check_paper_text(paper.abstract)
+        if paper.title is not None:
+            check_paper_text(paper.title)
+    return corpus
+
+
+fragment_text = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=12), max_size=40).map(
+    "".join
+)
+
+
+@fuzz(300)
+@given(name=st.sampled_from(NAMES), data=st.binary(max_size=3000))
+def test_random_bytes_in_every_format(name, data):
+    with scratch() as folder:
+        outcome([write(folder, name, data)])
+
+
+@fuzz(300)
+@given(
+    name=st.sampled_from(TEXT_NAMES + ["x.csv.gz"]),
+    text=fragment_text,
+    encoding=st.sampled_from(ENCODINGS),
+)
+def test_format_shaped_text_in_any_encoding(name, text, encoding):
+    with scratch() as folder:
+        outcome([write(folder, name, text.encode(encoding, errors="replace"))])
+
+
+# Valid files of every format; truncating them anywhere must still end cleanly.
+ABSTRACT = "We compress the KV cache of transformers, which speeds up decoding by half. " * 3
+SAMPLES: dict[str, bytes] = {
+    "lines.txt": f"Title: KV cache\nAbstract: {ABSTRACT}\nAbstract: Second {ABSTRACT}\n".encode(),
+    "table.txt": (
+        f"stringlengths 9 1.2k\n| abstract\n2303.11366v1 | {ABSTRACT} | 2303.07295v1 | "
+        f"Other {ABSTRACT}\ncontinued |\n"
+    ).encode(),
+    "listing.txt": f"Subscribe\nA title\n{ABSTRACT}\nMar 3, 2024\nB title\nB {ABSTRACT}\n".encode(),
+    "a.csv": f'title,abstract,arxiv_id\nT,"{ABSTRACT}",2303.11366\nU,"U {ABSTRACT}",\n'.encode(),
+    "a.tsv": f"title\tabstract\nT\t{ABSTRACT}\n".encode(),
+    "a.jsonl": (json.dumps({"title": "T", "abstract": ABSTRACT}) + "\n").encode() * 2,
+    "a.json": json.dumps([{"abstract": ABSTRACT}, {"abstract": "B " + ABSTRACT}]).encode(),
+    "a.bib": f"@article{{k, title={{T}}, abstract={{{ABSTRACT}}}, eprint={{2303.11366}}}}\n"
+    f'@misc{{m, abstract = "B {ABSTRACT}" # " end"}}\n'.encode(),
+}
+
+
+def _parquet_sample() -> bytes:
+    buffer = io.BytesIO()
+    pd.DataFrame({"title": ["T", "U"], "abstract": [ABSTRACT, "B " + ABSTRACT]}).to_parquet(buffer)
+    return buffer.getvalue()
+
+
+@fuzz(150)
+@given(name=st.sampled_from([*SAMPLES, "a.csv.gz", "a.parquet"]), cut=st.integers(0, 10**6))
+def test_truncated_files(name, cut):
+    if name == "a.parquet":
+        data = _parquet_sample()
+    elif name == "a.csv.gz":
+        data = gzip.compress(SAMPLES["a.csv"], mtime=0)
+    else:
+        data = SAMPLES[name]
+    with scratch() as folder:
+        path = folder / name
+        path.write_bytes(data[: cut % (len(data) + 1)])
+        outcome([path])
+
+
+def test_untruncated_samples_are_read():
+    with scratch() as folder:
+        for name, data in SAMPLES.items():
+            corpus = outcome([write(folder, name, data)])
+            assert isinstance(corpus, Corpus) and len(corpus) >= 1, name
+
+
+# --- encodings: read, not rejected ---------------------------------------------------------
+
+# Letters from U+00C0..U+00FF: in latin-1 each is one byte >= 0xC0 that can never be followed
+# by a UTF-8 continuation byte, so the bytes are certainly not mistaken for UTF-8.
+LATIN = st.sampled_from("àáâäçèéêëìíîïñòóôöùúûüýÿÀÉÖÜßøåæ")
+WORD = st.text(alphabet=LATIN | st.sampled_from("abcdefghijklmnopqrstuvwxyz"), min_size=1)
+ENCODED_AS = {
+    "utf-8": lambda t: t.encode("utf-8"),
+    "utf-8 with BOM": lambda t: t.encode("utf-8-sig"),
+    "UTF-16 with BOM": lambda t: t.encode("utf-16"),
+    "UTF-16-LE with BOM": lambda t: b"\xff\xfe" + t.encode("utf-16-le"),
+    "UTF-16-BE with BOM": lambda t: b"\xfe\xff" + t.encode("utf-16-be"),
+    "UTF-16-LE without BOM": lambda t: t.encode("utf-16-le"),
+    "UTF-32 with BOM": lambda t: t.encode("utf-32"),
+    "latin-1": lambda t: t.encode("latin-1"),
+    "cp1252": lambda t: t.encode("cp1252"),
+}
+
+
+@fuzz(150)
+@given(
+    words=st.lists(WORD, min_size=3, max_size=40),
+    encoding=st.sampled_from(sorted(ENCODED_AS)),
+    name=st.sampled_from(["x.csv", "x.jsonl", "x.txt", "x.bib", "x.csv.gz"]),
+)
+def test_non_utf8_text_is_read_correctly(words, encoding, name):
+    abstract = " ".join(words) + " sparse attention."
+    text = {
+        "x.csv": f'abstract\n"{abstract}"\n',
+        "x.csv.gz": f'abstract\n"{abstract}"\n',
+        "x.jsonl": json.dumps({"abstract": abstract}, ensure_ascii=False) + "\n",
+        "x.txt": f"Abstract: {abstract}\n",
+        "x.bib": f"@article{{k, abstract={{{abstract}}}}}\n",
+    }[name]
+    with scratch() as folder:
+        corpus = outcome([write(folder, name, ENCODED_AS[encoding](text))])
+        assert isinstance(corpus, Corpus), corpus
+        assert [p.abstract for p in corpus.papers] == [abstract]
+
+
+def test_cp1252_punctuation_is_read():
+    with scratch() as folder:
+        path = write(folder, "x.txt", "Abstract: “Quoted” – 5 € costs.\n".encode("cp1252"))
+        assert read_corpus([path]).papers[0].abstract == "“Quoted” – 5 € costs."
+
+
+@fuzz(60)
+@given(data=st.binary(min_size=1, max_size=400))
+def test_binary_files_are_an_error_not_an_abstract(data):
+    # Mostly control bytes (what binary formats are made of): never read as text.
+    binary = bytes(b % 32 for b in data if b % 32 not in (9, 10, 12, 13)) or b"\x01"
+    with scratch() as folder:
+        path = write(folder, "x.txt", b"Abstract: " + binary * 3)
+        err = outcome([path])
+        assert isinstance(err, TaxonomyError), err
+
+
+# --- sizes: 1 MB on one line, empty files, empty folders, tiny corpora -----------------------
+
+MB = 1_000_000
+ONE_MB_LINES = {
+    # Long but well-formed: must be read.
+    "abstract.txt": b"Abstract: " + b"word " * (MB // 5),
+    "listing.txt": b"A title\n" + b"word " * (MB // 5),
+    "cell.csv": b"abstract\n" + b"word " * (MB // 5),
+    "value.jsonl": json.dumps({"abstract": "word " * (MB // 5)}).encode(),
+    "field.bib": b"@a{k, abstract={" + b"word " * (MB // 5) + b"}}",
+    # Adversarial single lines: many tiny records, deep nesting, unclosed structures.
+    "rows.txt": b"2303.11366 | " + b"abstract text | 2303.11367 | " * (MB // 30),
+    "entries.bib": b"@a{}" * (MB // 4),
+    "unclosed.bib": b"@a{k, abstract={" + b"{" * MB,
+    "nested.jsonl": b"[" * MB,
+    "nested.json": b"[" + b"[" * MB,
+    "objects.json": b"[" + b'{"abstract":"a b"},' * (MB // 20) + b'{"abstract":"c"}]',
+    "quotes.csv": b'abstract\n"' + b'""' * (MB // 2),
+    "pipes.txt": b"|" * MB,
+    "id.csv": b"abstract,arxiv_id\ntext," + b"a-" * (MB // 2),
+    "binary.txt": bytes(range(256)) * (MB // 256),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_MB_LINES))
+def test_one_megabyte_single_line(tmp_path, name):
+    result = outcome([write(tmp_path, name, ONE_MB_LINES[name])])
+    if name in ("abstract.txt", "listing.txt", "cell.csv", "value.jsonl", "field.bib"):
+        assert isinstance(result, Corpus) and len(result.papers[0].abstract) >= MB - 20
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("content", [b"", b" \n\t\n", b"\xef\xbb\xbf", b"\xff\xfe"])
+def test_empty_files_are_an_error_naming_the_file(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    assert isinstance(outcome([path]), TaxonomyError)
+
+
+def test_folder_without_readable_files(tmp_path):
+    (tmp_path / "README.md").write_text("# notes\n")
+    (tmp_path / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    (tmp_path / ".hidden.csv").write_text("abstract\nhidden\n")
+    (tmp_path / "sub").mkdir()
+    err = outcome([tmp_path])
+    assert isinstance(err, TaxonomyError) and "no abstracts found" in str(err)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert isinstance(outcome([empty]), TaxonomyError)
+
+
+def test_zero_papers_is_an_error(tmp_path):
+    # A header and rows without abstract text: the file names itself in the error.
+    path = write(tmp_path, "a.csv", b'title,abstract\nT,\nU,"  "\n')
+    err = outcome([path])
+    assert isinstance(err, TaxonomyError) and "no abstracts found" in str(err)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_and_two_papers(tmp_path, n):
+    rows = "".join(f'"Paper {i} is about topic number {i}."\n' for i in range(n))
+    corpus = outcome([write(tmp_path, "a.csv", f"abstract\n{rows}".encode())])
+    assert isinstance(corpus, Corpus) and len(corpus) == n
+
+
+@fuzz(60)
+@given(copies=st.integers(2, 30), words=st.lists(WORD, min_size=1, max_size=30))
+def test_all_duplicate_corpus_is_one_paper(copies, words):
+    abstract = " ".join(words)
+    with scratch() as folder:
+        write(folder, "a.csv", ("abstract\n" + f'"{abstract}"\n' * copies).encode())
+        write(folder, "b.jsonl", (json.dumps({"abstract": f"  {abstract} "}) + "\n").encode())
+        corpus = outcome([folder])
+        assert isinstance(corpus, Corpus)
+        assert len(corpus) == 1 and corpus.n_records == copies + 1
+
+
+# --- the config loader ---------------------------------------------------------------------
+
+CONFIG_FRAGMENTS = [
+    "seed: ",
+    "cache_dir: ",
+    "input:\n  paths: ",
+    "cluster:\n  min_size: ",
+    "embed:\n  batch_size: ",
+    "output:\n  dir: ",
+    "hierarchy:\n  n_themes: ",
+    "\n",
+    "  ",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ": ",
+    "auto",
+    "42",
+    "-1",
+    "1e400",
+    ".nan",
+    "~",
+    "'",
+    '"',
+    "&a ",
+    "*a",
+    "<<: *a",
+    "!!python/object/apply:os.system ['true']",
+    "!!python/name:os.system",
+    "!!binary aGk=",
+    "!!set {a}",
+    "? [a]\n",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "\t",
+    "\x00",
+    "é",
+    "\\0",
+    '"\\0"',
+]
+
+
+def load_outcome(path: Path) -> Config | TaxonomyError:
+    try:
+        return load_config(path)
+    except TaxonomyError as err:
+        assert "\n" not in str(err) and str(path) in str(err), str(err)
+        return err
+
+
+@fuzz(250)
+@given(
+    text=st.lists(st.sampled_from(CONFIG_FRAGMENTS) | st.text(max_size=8), max_size=30).map(
+        "".join
+    ),
+    encoding=st.sampled_from(ENCODINGS),
+)
+def test_config_loader_on_yaml_shaped_text(text, encoding):
+    with scratch() as folder:
+        load_outcome(write(folder, "c.yaml", text.encode(encoding, errors="replace")))
+
+
+@fuzz(150)
+@given(data=st.binary(max_size=2000))
+def test_config_loader_on_random_bytes(data):
+    with scratch() as folder:
+        load_outcome(write(folder, "c.yaml", data))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "seed: !!python/object/apply:os.system ['touch {marker}']\n",
+        "input:\n  paths: [!!python/object/apply:os.system ['touch {marker}']]\n",
+        "!!python/object/new:os.system ['touch {marker}']\n",
+        "output: !!python/object:argparse.Namespace {{dir: '{marker}'}}\n",
+        "seed: !!python/name:os.system\n",
+    ],
+)
+def test_python_tags_are_refused_and_never_run(tmp_path, text):
+    marker = tmp_path / "ran"
+    path = write(tmp_path, "c.yaml", text.format(marker=marker).encode())
+    err = load_outcome(path)
+    assert isinstance(err, TaxonomyError) and "invalid YAML" in str(err)
+    assert "refused" in str(err)
+    assert not marker.exists()
+
+
+def test_config_in_utf16_and_latin1_is_read(tmp_path):
+    text = "output:\n  dir: sortie_é\n"
+    for encoding in ("utf-16", "utf-8-sig", "latin-1"):
+        path = write(tmp_path, f"{encoding}.yaml", text.encode(encoding))
+        assert load_config(path).output.dir == "sortie_é"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, "a:\n" + "  " * 5000 + "b", 'cache_dir: "a\\0b"\n', "output:\n  dir: ' '\n"],
+)
+def test_config_edge_cases_are_errors(tmp_path, text):
+    assert isinstance(load_outcome(write(tmp_path, "c.yaml", text.encode())), TaxonomyError)
+
+
+def test_override_into_a_non_mapping_section(tmp_path):
+    path = write(tmp_path, "c.yaml", b"cluster: 5\n")
+    with pytest.raises(TaxonomyError, match="c.yaml: cluster: must be a mapping"):
+        load_config(path, {"cluster.min_size": 3})
