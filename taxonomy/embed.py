@@ -116,6 +116,31 @@ def load_cache(
     return {str(k): v for k, v in zip(keys, vectors, strict=True)}
 
 
+# One run reads the cache several times (papers, then label phrases); at 75k papers it is a
+# 128 MB file, so the parsed copy is kept while the file on disk is unchanged.
+_MEMO: dict[tuple[Path, int], tuple[tuple[int, int], dict[str, np.ndarray]]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """(mtime, size) of the file: any rewrite, including a damaging one, changes it."""
+    if not path.is_file():
+        return (-1, -1)
+    info = path.stat()
+    return (info.st_mtime_ns, info.st_size)
+
+
+def _memo_load(path: Path, model_name: str, dim: int, max_tokens: int) -> dict[str, np.ndarray]:
+    stamp = _stamp(path)
+    hit = _MEMO.get((path, max_tokens))
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    cache = load_cache(path, model_name, dim, max_tokens)
+    _MEMO.clear()  # one cache file in memory at a time
+    if stamp[0] >= 0:
+        _MEMO[(path, max_tokens)] = (stamp, cache)
+    return cache
+
+
 def save_cache(
     path: Path, model_name: str, cache: dict[str, np.ndarray], max_tokens: int | None = None
 ) -> None:
@@ -149,7 +174,7 @@ def embed_texts(
     """
     dim = MODEL_DIM[model_name]
     cache_path = _cache_file(cache_dir, model_name, max_tokens) if cache_dir else None
-    cache = load_cache(cache_path, model_name, dim, max_tokens) if cache_path else {}
+    cache = _memo_load(cache_path, model_name, dim, max_tokens) if cache_path else {}
     keys = [text_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
     if missing:
@@ -171,5 +196,6 @@ def embed_texts(
                 progress(len(batch))
         if cache_path:
             save_cache(cache_path, model_name, cache, max_tokens)
+            _MEMO[(cache_path, max_tokens)] = (_stamp(cache_path), cache)
     out = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
     return out.astype(np.float32), len(missing)

@@ -149,11 +149,11 @@ def run(
     start = time.perf_counter()
     embeddings, newly = embed_with_cache(texts, bar_total=True)
     stage.timings["embed"] = time.perf_counter() - start
+    # Large corpora: TF-IDF/SVD, UMAP and HDBSCAN are fitted on a seeded sample only.
+    sample = scale.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
     with stage("lexical"):
-        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
+        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=sample)
         vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
-    # Large corpora: UMAP/HDBSCAN see a seeded sample; the rest is assigned afterwards.
-    sample = scale.sample_indices(len(vectors), cfg.compute.fit_sample, cfg.seed)
     fit_vectors = vectors if sample is None else vectors[sample]
 
     with stage("reduce"):

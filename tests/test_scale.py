@@ -54,3 +54,31 @@ def test_placing_is_deterministic_and_uses_the_given_assigner():
     topic_of, _ = place_rest(*args, assign=everything_to_topic_two)
     rest = np.setdiff1d(np.arange(len(vectors)), sample)
     assert (topic_of[rest] == 2).all() and (topic_of[sample] == truth[sample]).all()
+
+
+def test_exact_knn_matches_a_full_sort_with_self_first():
+    from taxonomy.reduce import exact_knn
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 20)).astype(np.float32)
+    indices, distances = exact_knn(vectors, 7, chunk=64)  # several uneven blocks
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, np.inf)
+    expected = np.argsort(-sims, axis=1, kind="stable")[:, :7]
+    assert (indices == expected).all() and (indices[:, 0] == np.arange(300)).all()
+    assert np.allclose(distances[:, 0], 0) and (np.diff(distances, axis=1) >= -1e-6).all()
+
+
+def test_lexical_vectors_fitted_on_a_sample_project_the_rest():
+    from taxonomy.reduce import tfidf_vectors
+
+    words = "graph neural vision speech audio robot policy token cache quantum".split()
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, size=12)) for _ in range(120)]
+    rows = sample_indices(len(texts), 80, 0)
+    mixed = tfidf_vectors(texts, 8, 0, fit_rows=rows)
+    alone = tfidf_vectors([texts[i] for i in rows], 8, 0)
+    assert mixed.shape == (120, alone.shape[1])
+    assert np.allclose(mixed[rows], alone, atol=1e-5)  # the sample is exactly its own fit
+    assert np.allclose(np.linalg.norm(mixed, axis=1), 1, atol=1e-4)
