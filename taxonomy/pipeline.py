@@ -6,8 +6,6 @@ times them, shows progress, and caches the expensive deterministic steps on disk
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -67,22 +65,10 @@ class _Stages:
 
 
 def _cached(cache_dir: Path, stage: str, key_parts: list[Any], compute) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Return compute() (a dict of arrays), memoised on disk under a hash of key_parts."""
-    digest = hashlib.sha256()
-    for part in key_parts:
-        digest.update(part.tobytes() if isinstance(part, np.ndarray) else json.dumps(part).encode())
-    path = cache_dir / "stages" / f"{stage}-{digest.hexdigest()[:24]}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never trusted
-            path.unlink(missing_ok=True)
-    result = compute()
-    from taxonomy.atomic import write_atomic
+    """Return compute() (a dict of arrays), memoised on disk; damaged entries are recomputed."""
+    from taxonomy.stage_cache import cached_arrays
 
-    write_atomic(path, lambda handle: np.savez(handle, **result))
-    return result
+    return cached_arrays(cache_dir, stage, key_parts, compute)
 
 
 def _settle(

@@ -178,11 +178,15 @@ def test_run_killed_during_the_swap_leaves_complete_outputs(versions, tmp_path, 
     assert read_outputs(out) == new and verify_outputs(out) == []
 
 
-def test_same_input_gives_identical_bytes_in_separate_processes(versions, tmp_path):
-    config_b, _, _ = versions
-    procs = [cli(config_b, tmp_path / f"p{seed}", hash_seed=seed) for seed in ("1", "2")]
+@pytest.mark.parametrize(
+    "n_papers",
+    [16, pytest.param(80, marks=pytest.mark.slow)],  # 80: the UMAP + HDBSCAN path (>= 30)
+)
+def test_same_input_gives_identical_bytes_in_separate_processes(tmp_path, n_papers):
+    config = make_config(tmp_path / "in", n_papers, "det", tmp_path / "cache")
+    procs = [cli(config, tmp_path / f"p{seed}", hash_seed=seed) for seed in ("1", "2")]
     for proc in procs:
-        _, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=500)
         assert proc.returncode == 0, err
     for name in (*ALL_FILES, MANIFEST):
         assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
