@@ -68,6 +68,18 @@ class OutputConfig(_Section):
     map: bool = True
 
 
+class ComputeConfig(_Section):
+    # Where embedding runs: cpu, or cuda (fp16, large batches; cuML UMAP/HDBSCAN if installed).
+    accelerator: Literal["cpu", "cuda"] = "cpu"
+    # local: this process; ray: embedding and assignment on a Ray cluster (`pip install .[ray]`).
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # None starts a local Ray instance; "auto" or "ray://host:10001"
+    ray_cpus: Annotated[int, Field(ge=1)] = 2  # CPUs of the local Ray instance
+    # Above this many papers UMAP/HDBSCAN are fitted on a seeded sample of this size and the
+    # other papers are assigned to the fitted topics; null fits on every paper.
+    fit_sample: Annotated[int, Field(ge=100)] | None = 20_000
+
+
 class Config(_Section):
     seed: int = 42
     cache_dir: str = ".cache"
@@ -81,6 +93,7 @@ class Config(_Section):
     label: LabelConfig = Field(default_factory=LabelConfig)
     hierarchy: HierarchyConfig = Field(default_factory=HierarchyConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
 
 _TYPE_PARTS = {"int", "float", "str", "bool", "list", "dict"}

@@ -6,8 +6,6 @@ times them, shows progress, and caches the expensive deterministic steps on disk
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from taxonomy.config import DEFAULT_CURATION, Config, load_config
+from taxonomy.engines import Engine
 from taxonomy.models import Corpus, TaxonomyNode
 
 # A theme is named by one phrase only if that many of its papers use it; otherwise by its two
@@ -66,22 +65,10 @@ class _Stages:
 
 
 def _cached(cache_dir: Path, stage: str, key_parts: list[Any], compute) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Return compute() (a dict of arrays), memoised on disk under a hash of key_parts."""
-    digest = hashlib.sha256()
-    for part in key_parts:
-        digest.update(part.tobytes() if isinstance(part, np.ndarray) else json.dumps(part).encode())
-    path = cache_dir / "stages" / f"{stage}-{digest.hexdigest()[:24]}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never trusted
-            path.unlink(missing_ok=True)
-    result = compute()
-    from taxonomy.atomic import write_atomic
+    """Return compute() (a dict of arrays), memoised on disk; damaged entries are recomputed."""
+    from taxonomy.stage_cache import cached_arrays
 
-    write_atomic(path, lambda handle: np.savez(handle, **result))
-    return result
+    return cached_arrays(cache_dir, stage, key_parts, compute)
 
 
 def _settle(
@@ -113,20 +100,21 @@ def run(
     **overrides: Any,
 ) -> RunResult:
     """Run the pipeline on `config` (a Config, a YAML path, or None for configs/default.yaml)."""
-    from taxonomy import cluster, curate, embed, hierarchy, ingest, label, reduce
+    from taxonomy import cluster, curate, embed, hierarchy, ingest, label, reduce, scale
     from taxonomy.curate.changes import diff_runs
     from taxonomy.curate.ids import RunState, read_state
     from taxonomy.curate.seeds import apply_seeds, drop_empty_topics, seed_text
     from taxonomy.export import write_outputs
     from taxonomy.keyphrases import count_phrases
     from taxonomy.nodes import build_nodes
-    from taxonomy.place import similarity_floor, write_run_record
+    from taxonomy.place import run_record, similarity_floor
 
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
     cache_dir = Path(cfg.cache_dir)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
     stage = _Stages(progress)
+    engine = Engine.from_config(cfg.compute)
     edits = curate.load_curation(cfg.curation, required=cfg.curation != DEFAULT_CURATION)
     previous = read_state(out_dir)
     seed_names: dict[int, str] = {}
@@ -148,8 +136,10 @@ def run(
         kwargs = dict(
             model_name=cfg.embed.model,
             max_tokens=cfg.embed.max_tokens,
-            batch_size=cfg.embed.batch_size,
+            batch_size=engine.batch_size(cfg.embed.batch_size),
             cache_dir=cache_dir / "embeddings",
+            device=engine.device,
+            encode_fn=engine.encode_fn(cfg.embed.model, cfg.embed.max_tokens),
         )
         if bar is None:
             return embed.embed_texts(items, **kwargs)
@@ -158,19 +148,23 @@ def run(
 
     start = time.perf_counter()
     embeddings, newly = embed_with_cache(texts, bar_total=True)
-    lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
-    vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
     stage.timings["embed"] = time.perf_counter() - start
+    # Large corpora: TF-IDF/SVD, UMAP and HDBSCAN are fitted on a seeded sample only.
+    sample = scale.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    with stage("lexical"):
+        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=sample)
+        vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
+    fit_vectors = vectors if sample is None else vectors[sample]
 
     with stage("reduce"):
         rc = cfg.reduce
         reduced = _cached(
             cache_dir,
             "reduce",
-            [vectors, rc.model_dump(), cfg.seed],
+            [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name],
             lambda: vars(
-                reduce.reduce_vectors(
-                    vectors,
+                engine.reduce_vectors(
+                    fit_vectors,
                     n_components=rc.n_components,
                     n_neighbors=rc.n_neighbors,
                     min_dist=rc.min_dist,
@@ -183,11 +177,19 @@ def run(
         cc = cfg.cluster
         topic_of = cluster.cluster_vectors(
             reduced["cluster_space"],
-            vectors,
+            fit_vectors,
             min_size=None if cc.min_size == "auto" else cc.min_size,
             selection=cc.selection,
             max_unassigned=cc.max_unassigned,
+            **engine.cluster_options(),
         )
+    layout = reduced["layout"]
+    if sample is not None:
+        with stage("assign"):
+            centroids = cluster.topic_centroids(fit_vectors, topic_of)
+            topic_of, layout = scale.place_rest(
+                vectors, sample, topic_of, layout, centroids, assign=engine.assign
+            )
     if edits.spec.seeds:
         with stage("seeds"):
             seed_vectors = embed_with_cache([seed_text(s) for s in edits.spec.seeds])[0]
@@ -284,12 +286,11 @@ def run(
         corpus=corpus,
         themes=themes,
         topic_of=topic_of,
-        layout=reduced["layout"],
+        layout=layout,
         out_dir=out_dir,
         newly_embedded=newly,
     )
     with stage("export"):
-        result.files = write_outputs(result)
-        result.files |= write_run_record(out_dir, state, changes)
+        result.files = write_outputs(result, extra=run_record(state, changes))
     result.timings = stage.timings
     return result

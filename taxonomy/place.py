@@ -25,9 +25,8 @@ import pandas as pd
 from sklearn.preprocessing import normalize
 
 from taxonomy.assign import assign_to_centroids
-from taxonomy.atomic import write_text_atomic
 from taxonomy.curate.changes import changes_json, changes_markdown
-from taxonomy.curate.ids import RunState, read_state, write_state
+from taxonomy.curate.ids import STATE_FILE, RunState, read_state, state_json
 from taxonomy.errors import TaxonomyError
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 
@@ -58,13 +57,13 @@ def similarity_floor(embeddings: np.ndarray, topic_of: np.ndarray) -> float:
     return round(float(np.quantile(np.concatenate(sims), FLOOR_QUANTILE)), 6)
 
 
-def write_run_record(out_dir: Path, state: RunState, changes: dict[str, Any]) -> dict[str, Path]:
-    """state.json (for the next run and `assign`), changes.json and changes.md."""
-    files = {"changes": out_dir / "changes.md", "diff": out_dir / "changes.json"}
-    write_text_atomic(files["diff"], changes_json(changes))
-    write_text_atomic(files["changes"], changes_markdown(changes))
-    files["state"] = write_state(out_dir, state)
-    return files
+def run_record(state: RunState, changes: dict[str, Any]) -> dict[str, str]:
+    """state.json (for the next run and `assign`), changes.json and changes.md, as text."""
+    return {
+        "changes.json": changes_json(changes),
+        "changes.md": changes_markdown(changes),
+        STATE_FILE: state_json(state),
+    }
 
 
 @dataclass

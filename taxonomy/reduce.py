@@ -7,15 +7,19 @@ Very small corpora (where UMAP's neighbour graph is meaningless) fall back to PC
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 # Below this many papers UMAP's k-NN graph is too small to be trusted; PCA is used instead.
 MIN_PAPERS_FOR_UMAP = 30
+# Up to this many papers the k-NN graph is computed exactly (see exact_knn); above, pynndescent.
+EXACT_KNN_MAX = 30_000
 
 
 @dataclass
@@ -24,28 +28,57 @@ class Reduced:
     layout: np.ndarray  # [n, 2] map coordinates, scaled to [0, 1]
 
 
-def tfidf_vectors(texts: list[str], dims: int, seed: int) -> np.ndarray:
-    """Unit-length TF-IDF/SVD (LSA) vectors; they keep rare field terms a sentence model blurs."""
+def tfidf_vectors(
+    texts: list[str], dims: int, seed: int, fit_rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Unit-length TF-IDF/SVD (LSA) vectors; they keep rare field terms a sentence model blurs.
+
+    With `fit_rows` (large corpora) the vocabulary and the SVD are fitted on those texts only
+    and the other texts are projected into them, which keeps the SVD's cost fixed.
+    """
+    # One BLAS thread: the randomized SVD makes many small calls, and on 2 busy cores a second
+    # thread's synchronisation made it 2-8x slower (461 papers: 16 s vs 2 s; docs/BENCHMARKS.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        if fit_rows is None:
+            return _fit_tfidf(texts, dims, seed)[0]
+        rest = np.setdiff1d(np.arange(len(texts)), fit_rows, assume_unique=True)
+        fitted, project = _fit_tfidf([texts[i] for i in fit_rows], dims, seed)
+        out = np.zeros((len(texts), fitted.shape[1]), np.float32)
+        out[fit_rows] = fitted
+        out[rest] = project([texts[i] for i in rest])
+        return out
+
+
+def _fit_tfidf(texts: list[str], dims: int, seed: int):  # noqa: ANN202
+    """(LSA vectors of `texts`, a function projecting other texts into the same space)."""
     n = len(texts)
+
+    def nothing(other: list[str]) -> np.ndarray:
+        return np.zeros((len(other), 1), np.float32)
+
+    vectorizer = TfidfVectorizer(
+        stop_words="english",
+        sublinear_tf=True,
+        min_df=2 if n >= 50 else 1,
+        max_df=0.5 if n >= 10 else 1.0,  # in a handful of papers every term is "common"
+        ngram_range=(1, 2),
+        max_features=50_000,
+        token_pattern=r"(?u)\b[a-zA-Z][\w\-]+\b",
+    )
     try:
-        tfidf = TfidfVectorizer(
-            stop_words="english",
-            sublinear_tf=True,
-            min_df=2 if n >= 50 else 1,
-            max_df=0.5 if n >= 10 else 1.0,  # in a handful of papers every term is "common"
-            ngram_range=(1, 2),
-            max_features=50_000,
-            token_pattern=r"(?u)\b[a-zA-Z][\w\-]+\b",
-        ).fit_transform(texts)
+        tfidf = vectorizer.fit_transform(texts)
     except ValueError:  # no usable term at all (stop words only, non-Latin script)
-        return np.zeros((n, 1), np.float32)
+        return np.zeros((n, 1), np.float32), nothing
     k = min(dims, tfidf.shape[1] - 1, n - 1)
     if k < 1:
-        return np.zeros((n, 1), np.float32)
-    lsa = TruncatedSVD(n_components=k, random_state=seed, algorithm="randomized").fit_transform(
-        tfidf
-    )
-    return normalize(lsa).astype(np.float32)
+        return np.zeros((n, 1), np.float32), nothing
+    svd = TruncatedSVD(n_components=k, random_state=seed, algorithm="randomized")
+    lsa = svd.fit_transform(tfidf)
+
+    def project(other: list[str]) -> np.ndarray:
+        return normalize(svd.transform(vectorizer.transform(other))).astype(np.float32)
+
+    return normalize(lsa).astype(np.float32), project
 
 
 def combine_vectors(
@@ -56,6 +89,30 @@ def combine_vectors(
         return normalize(embeddings).astype(np.float32)
     parts = [np.sqrt(1 - lexical_weight) * normalize(embeddings), np.sqrt(lexical_weight) * lexical]
     return normalize(np.hstack(parts)).astype(np.float32)
+
+
+def exact_knn(vectors: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, cosine distances) of each row's k nearest rows, itself first; ties by index.
+
+    Brute force in blocks of `chunk` rows (memory: chunk x n floats). Up to EXACT_KNN_MAX rows
+    this beats pynndescent here: its numba code is compiled afresh in every process (50-110 s
+    on 2 cores), while 20,000 x 20,000 cosine similarities take seconds; and the graph is exact.
+    """
+    unit = normalize(np.asarray(vectors, np.float32))
+    n = len(unit)
+    indices = np.empty((n, k), np.int64)
+    distances = np.empty((n, k), np.float32)
+    for start in range(0, n, chunk):
+        sims = unit[start : start + chunk] @ unit.T
+        rows = np.arange(len(sims))
+        sims[rows, start + rows] = np.inf  # a point is its own nearest neighbour
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        order = np.lexsort((top, -top_sims), axis=1)
+        indices[start : start + chunk] = np.take_along_axis(top, order, axis=1)
+        best = np.take_along_axis(top_sims, order, axis=1)
+        distances[start : start + chunk] = np.clip(1.0 - best, 0.0, 2.0)
+    return indices, distances
 
 
 def _scale01(xy: np.ndarray) -> np.ndarray:
@@ -90,16 +147,22 @@ def reduce_vectors(
         return Reduced(cluster_space=space, layout=_scale01(_pca(vectors, 2, seed)))
 
     from umap import UMAP  # slow import (numba); only when needed
-    from umap.umap_ import nearest_neighbors
 
     neighbors = min(n_neighbors, n - 1)
     # One k-NN search shared by both fits: it is the costly part on large corpora.
-    knn = nearest_neighbors(
-        vectors, neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
-    )
+    if n <= EXACT_KNN_MAX:
+        knn: tuple = exact_knn(vectors, neighbors)
+    else:
+        from umap.umap_ import nearest_neighbors
+
+        knn = nearest_neighbors(
+            vectors, neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
+        )
     common = dict(
         n_neighbors=neighbors, metric="cosine", random_state=seed, n_jobs=1, precomputed_knn=knn
     )
-    space = UMAP(n_components=n_components, min_dist=min_dist, **common).fit_transform(vectors)
-    layout = UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
+    with warnings.catch_warnings():  # "no search index: transform unavailable": not needed
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        space = UMAP(n_components=n_components, min_dist=min_dist, **common).fit_transform(vectors)
+        layout = UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
     return Reduced(cluster_space=space.astype(np.float32), layout=_scale01(layout))

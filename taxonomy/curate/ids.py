@@ -71,10 +71,14 @@ def read_state(out_dir: Path) -> RunState | None:
         ) from None
 
 
+def state_json(state: RunState) -> str:
+    data = {"version": STATE_VERSION, **asdict(state)}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def write_state(out_dir: Path, state: RunState) -> Path:
     path = out_dir / STATE_FILE
-    data = {"version": STATE_VERSION, **asdict(state)}
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    write_text_atomic(path, state_json(state))
     return path
 
 

@@ -1,22 +1,19 @@
 """Export stage: write taxonomy.yaml, documents.csv and map.html into the output folder.
 
-Everything is computed in memory first and each file is then written atomically, so a failed
-or killed run leaves the previous outputs complete.
+Everything is computed in memory first and the files are then swapped in as one set, so a
+failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from taxonomy.export.tables import (
-    documents_frame,
-    taxonomy_yaml,
-    write_documents_csv,
-    write_yaml,
-)
+from taxonomy.atomic import publish
+from taxonomy.export.tables import documents_csv, documents_frame, taxonomy_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
     from taxonomy.pipeline import RunResult
@@ -56,27 +53,42 @@ def map_inputs(result: RunResult):  # noqa: ANN201
     return points, themes, topics
 
 
-def write_tables_and_map(result: Any, out: Path, *, map_html: bool) -> dict[str, Path]:
-    """documents.csv and (optionally) map.html for anything with corpus, themes and layout.
+# Keys of the `files` dict returned to the CLI, by output file name.
+KINDS = {
+    "taxonomy.yaml": "taxonomy",
+    "documents.csv": "documents",
+    "map.html": "map",
+    "changes.md": "changes",
+    "changes.json": "diff",
+    "state.json": "state",
+}
 
-    The map is rendered and written first: if it fails, documents.csv is still the old one.
-    """
+
+def tables_and_map(result: Any, *, map_html: bool) -> dict[str, str]:
+    """documents.csv and (optionally) map.html for anything with corpus, themes and layout."""
     frame = documents_frame(result.corpus, result.themes, result.layout)
-    files = {"documents": out / "documents.csv"}
+    contents = {"documents.csv": documents_csv(frame)}
     if map_html:
-        from taxonomy.export.html_map import write_map_html
+        from taxonomy.export.html_map import render_map_html
 
         points, themes, topics = map_inputs(result)
-        files["map"] = out / "map.html"
-        write_map_html(files["map"], points, themes, topics, title="Topic map")
-    write_documents_csv(files["documents"], frame)
-    return files
+        contents["map.html"] = render_map_html(points, themes, topics, title="Topic map")
+    return contents
 
 
-def write_outputs(result: RunResult) -> dict[str, Path]:
-    out = result.out_dir
-    yaml_text = taxonomy_yaml(result.themes, result.corpus, result.unassigned)
-    files = {"taxonomy": out / "taxonomy.yaml"}
-    write_yaml(files["taxonomy"], yaml_text)
-    files |= write_tables_and_map(result, out, map_html=result.config.output.map)
-    return files
+def publish_outputs(out: Path, contents: Mapping[str, str]) -> dict[str, Path]:
+    """Swap `contents` ({file name: text}) into `out` as one set; returns {kind: path}."""
+    paths = publish(out, {name: text.encode("utf-8") for name, text in contents.items()})
+    return {KINDS.get(name, name): path for name, path in paths.items()}
+
+
+def write_tables_and_map(result: Any, out: Path, *, map_html: bool) -> dict[str, Path]:
+    """Rewrite documents.csv and (optionally) map.html together; other outputs stay."""
+    return publish_outputs(out, tables_and_map(result, map_html=map_html))
+
+
+def write_outputs(result: RunResult, extra: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """taxonomy.yaml, documents.csv, map.html and `extra` files, swapped in as one set."""
+    contents = {"taxonomy.yaml": taxonomy_yaml(result.themes, result.corpus, result.unassigned)}
+    contents |= tables_and_map(result, map_html=result.config.output.map)
+    return publish_outputs(result.out_dir, {**contents, **(extra or {})})

@@ -74,7 +74,11 @@ def write_yaml(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
-def write_documents_csv(path: Path, frame: pd.DataFrame) -> None:
+def documents_csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, lineterminator="\n")
-    write_text_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_documents_csv(path: Path, frame: pd.DataFrame) -> None:
+    write_text_atomic(path, documents_csv(frame))

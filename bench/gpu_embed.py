@@ -1,0 +1,80 @@
+"""Embed a text file on a CUDA GPU with the pipeline's own model code; write fp16 .npy chunks.
+
+    python bench/gpu_embed.py TEXTS.xz MODEL_DIR OUT_DIR [--batch-size 512] [--rows-per-file 18000]
+
+TEXTS.xz holds one paper text per line (exactly `taxonomy.models.paper_text`, as the pipeline
+embeds it); MODEL_DIR is a saved copy of the MiniLM model (`bench/gpu_prepare.py` writes an
+fp16 one). Prints abstracts/s for the whole file and for a few batch sizes on a sample. Runs
+without the project's other dependencies (only torch, sentence-transformers and numpy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from taxonomy.embed import _load_model, encode  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("texts")
+    parser.add_argument("model")
+    parser.add_argument("out")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--rows-per-file", type=int, default=18_000)
+    parser.add_argument("--sweep", default="64,256,512,1024")
+    args = parser.parse_args()
+    import torch
+
+    texts = lzma.decompress(Path(args.texts).read_bytes()).decode("utf-8").split("\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    model = _load_model("all-MiniLM-L6-v2", 256, "cuda", path=args.model)
+    load_s = time.perf_counter() - start
+    encode(model, texts[:2048], args.batch_size)  # warm-up: CUDA kernels, allocator
+    torch.cuda.synchronize()
+    sweep = {}
+    sample = texts[:10_000]
+    for bs in [int(b) for b in args.sweep.split(",") if b]:
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        encode(model, sample, bs)
+        torch.cuda.synchronize()
+        sweep[bs] = round(len(sample) / (time.perf_counter() - t0))
+    torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    vectors = encode(model, texts, args.batch_size)
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    for i in range(0, len(vectors), args.rows_per_file):
+        np.save(
+            out / f"emb_{i // args.rows_per_file:02d}.npy",
+            vectors[i : i + args.rows_per_file].astype(np.float16),
+        )
+    report = {
+        "gpu": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "n_texts": len(texts),
+        "batch_size": args.batch_size,
+        "model_load_s": round(load_s, 2),
+        "encode_s": round(seconds, 2),
+        "abstracts_per_s": round(len(texts) / seconds),
+        "sweep_abstracts_per_s_on_10k": sweep,
+        "peak_gpu_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Speed and memory benchmarks; writes docs/BENCHMARKS.md.   `make bench`
+
+    python bench/run_all.py [--sizes 10000,25000,50000,74723] [--skip-seeds] [--skip-arxiv]
+
+Every measured run is its own Python process (`--worker`), so its peak RSS
+(`resource.getrusage`) is its own and nothing is shared through memory:
+- seeds, cold: a fresh cache folder (embeddings, stage results and numba's compiled code);
+- seeds, warm: the same command again (everything cached);
+- seeds, from cached embeddings: stage results cleared, embeddings and compiled code kept;
+- BERTopic's default pipeline (`BERTopic().fit_transform(texts, embeddings)`) on the same
+  embeddings, in the same benchmark run;
+- arXiv CS (../shared/data/arxiv_cs_daily_2025_2026) at several sizes, end to end from cached
+  embeddings (a seeded random subset per size; the largest is the whole file).
+The arXiv embeddings must be in .cache/bench/embeddings (MiniLM on this CPU takes ~65 min for
+75k; bench/gpu_embed.py computes them on a GPU, see docs/BENCHMARKS.md). Sizes whose
+embeddings are missing are skipped with a note rather than embedded for an hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+ARXIV = SHARED / "data/arxiv_cs_daily_2025_2026/arxiv_cs_2025_2026.jsonl.gz"
+BENCH_CACHE = REPO / ".cache/bench"
+NUMBA_WARM = REPO / ".cache/numba"
+MODEL = "all-MiniLM-L6-v2"
+MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+STAGES = ["ingest", "embed", "lexical", "reduce", "cluster", "assign", "label", "hierarchy"]
+
+
+# ---------------------------------------------------------------- worker (one measured run)
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def worker_pipeline(spec: dict) -> dict:
+    start = time.perf_counter()
+    from taxonomy.pipeline import run
+
+    imported = time.perf_counter() - start
+    result = run(None, out=spec["out"], **spec["overrides"])
+    html = result.files.get("map")
+    return {
+        "wall_s": time.perf_counter() - start,
+        "import_s": imported,
+        "timings": result.timings,
+        "papers": len(result.corpus),
+        "topics": len(result.topics),
+        "themes": len(result.themes),
+        "unassigned": result.unassigned,
+        "newly_embedded": result.newly_embedded,
+        "html_mb": Path(html).stat().st_size / 2**20 if html else None,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def worker_bertopic(spec: dict) -> dict:
+    start = time.perf_counter()
+    from bertopic import BERTopic
+
+    from taxonomy.embed import embed_texts
+    from taxonomy.ingest import read_corpus
+
+    imported = time.perf_counter() - start
+    texts = read_corpus([Path(p) for p in spec["paths"]]).texts
+    embeddings, newly = embed_texts(texts, cache_dir=Path(spec["cache_dir"]) / "embeddings")
+    assert newly == 0, "BERTopic is timed on cached embeddings only"
+    fit_start = time.perf_counter()
+    topics, _ = BERTopic().fit_transform(texts, embeddings)
+    return {
+        "wall_s": time.perf_counter() - start,
+        "import_s": imported,
+        "fit_s": time.perf_counter() - fit_start,
+        "topics": len(set(topics) - {-1}),
+        "unassigned": int(sum(t == -1 for t in topics)),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+# ---------------------------------------------------------------- driver
+def measure(kind: str, spec: dict, numba_dir: Path) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), PYTHONPATH=str(REPO))
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cmd = [sys.executable, __file__, "--worker", kind, json.dumps(spec)]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark run failed ({kind}):\n{proc.stderr[-4000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_s"] = time.perf_counter() - started  # interpreter start + imports + run
+    return out
+
+
+def seeds_runs(work: Path) -> dict:
+    cache = work / "seeds-cache"
+    base = {"cache_dir": str(cache), "input.paths": [str(REPO / "data/seeds")]}
+    spec = {"out": str(work / "seeds-out"), "overrides": base}
+    cold = measure("pipeline", spec, cache / "numba")
+    warm = measure("pipeline", spec, cache / "numba")
+    shutil.rmtree(cache / "stages", ignore_errors=True)
+    from_embeddings = measure("pipeline", spec, cache / "numba")
+    bert_spec = {"paths": base["input.paths"], "cache_dir": str(cache)}
+    bertopic = measure("bertopic", bert_spec, cache / "numba")
+    return {"cold": cold, "warm": warm, "from_embeddings": from_embeddings, "bertopic": bertopic}
+
+
+def arxiv_subset(n: int, work: Path) -> Path:
+    """A seeded random n-paper subset of the arXiv file (the whole file when n >= its size)."""
+    with gzip.open(ARXIV, "rt", encoding="utf-8") as handle:
+        lines = [line for line in handle if line.strip()]
+    if n >= len(lines):
+        return ARXIV
+    random.Random(0).shuffle(lines)
+    path = work / f"arxiv-{n}.jsonl"
+    path.write_text("".join(lines[:n]), encoding="utf-8")
+    return path
+
+
+def cached_share(path: Path) -> float:
+    """Share of the subset's texts whose embeddings are in the bench cache."""
+    from taxonomy.embed import _cache_file, load_cache
+    from taxonomy.ingest import read_corpus
+    from taxonomy.models import text_key
+
+    texts = read_corpus([path], id_column="id").texts
+    cache = load_cache(_cache_file(BENCH_CACHE / "embeddings", MODEL, 256), MODEL, 384)
+    return sum(text_key(t) in cache for t in texts) / max(len(texts), 1)
+
+
+def arxiv_runs(sizes: list[int], work: Path) -> dict:
+    results = {}
+    for n in sizes:
+        path = arxiv_subset(n, work)
+        share = cached_share(path)
+        if share < 1.0:
+            print(f"arXiv {n}: only {share:.1%} of embeddings cached; skipped", file=sys.stderr)
+            continue
+        cache = work / f"arxiv-cache-{n}"
+        cache.mkdir()
+        # Embeddings come from the shared bench cache; stage results start empty.
+        (cache / "embeddings").symlink_to(BENCH_CACHE / "embeddings", target_is_directory=True)
+        overrides = {"cache_dir": str(cache), "input.paths": [str(path)], "input.id_column": "id"}
+        spec = {"out": str(work / f"arxiv-out-{n}"), "overrides": overrides}
+        print(f"arXiv {n} ...", file=sys.stderr, flush=True)
+        results[n] = measure("pipeline", spec, NUMBA_WARM)
+        print(json.dumps(results[n]), file=sys.stderr, flush=True)
+    return results
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, no GPU, Python {python}"
+
+
+def _row(name: str, r: dict) -> str:
+    t = r["timings"]
+    cells = " | ".join(f"{t[s]:.1f}" if s in t else "–" for s in STAGES)
+    return (
+        f"| {name} | {r['papers']} | {r['topics']} | {cells} | {t.get('export', 0):.1f} | "
+        f"{sum(t.values()):.1f} | {r['process_s']:.1f} | {r['peak_rss_mb']:.0f} | "
+        f"{r['html_mb']:.1f} |"
+    )
+
+
+def report(seeds: dict | None, arxiv: dict, loads: tuple[str, str]) -> str:
+    head = (
+        "| run | papers | topics | "
+        + " | ".join(STAGES)
+        + " | export | pipeline s | process s | peak RSS MB | HTML MB |\n|"
+        + "---|" * (len(STAGES) + 8)
+    )
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"Load average (1/5/15 min) at start: {loads[0]}; at end: {loads[1]} — the 2 cores were "
+        "shared with other jobs, so wall times are pessimistic; compare rows within one run.",
+        "Command: `make bench` (`python bench/run_all.py`). Seconds per stage from the pipeline's "
+        "own timers; `process s` adds interpreter start and imports; peak RSS from "
+        "`getrusage` in the run's own process.",
+        "",
+    ]
+    if seeds:
+        lines += ["## Seeds (461 papers)", "", head]
+        for name in ("cold", "warm", "from_embeddings"):
+            lines.append(_row(name.replace("_", " "), seeds[name]))
+        bert, ours = seeds["bertopic"], seeds["from_embeddings"]
+        ours_s = sum(ours["timings"].values())
+        lines += [
+            "",
+            f"BERTopic's default pipeline on the same cached embeddings: fit {bert['fit_s']:.1f} s "
+            f"({bert['topics']} topics, {bert['unassigned']} unassigned), process "
+            f"{bert['process_s']:.1f} s, peak RSS {bert['peak_rss_mb']:.0f} MB. Ours from the "
+            f"same cached embeddings: {ours_s:.1f} s pipeline, {ours['process_s']:.1f} s process "
+            f"→ ratio ours/BERTopic = {ours_s / bert['fit_s']:.2f} (pipeline vs fit), "
+            f"{ours['process_s'] / bert['process_s']:.2f} (whole processes). "
+            f"Warm re-run: {seeds['warm']['process_s']:.1f} s end to end.",
+            "",
+        ]
+    if arxiv:
+        lines += ["## arXiv CS abstracts, from cached embeddings", "", head]
+        for n, r in arxiv.items():
+            lines.append(_row(f"arXiv {n}", r))
+    return "\n".join(lines) + "\n"
+
+
+def write_report(path: Path, text: str) -> None:
+    """Replace the generated block between MARKERS (hand-written notes around it stay)."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if MARKERS[0] in old and MARKERS[1] in old:
+        head, rest = old.split(MARKERS[0], 1)
+        text = f"{head}{MARKERS[0]}\n{text}{MARKERS[1]}{rest.split(MARKERS[1], 1)[1]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        sys.path.insert(0, str(REPO))
+        func = {"pipeline": worker_pipeline, "bertopic": worker_bertopic}[sys.argv[2]]
+        print(json.dumps(func(json.loads(sys.argv[3]))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,25000,50000,74728")
+    parser.add_argument("--skip-seeds", action="store_true")
+    parser.add_argument("--skip-arxiv", action="store_true")
+    parser.add_argument("--write", default=str(REPO / "docs/BENCHMARKS.md"))
+    parser.add_argument("--json", default=str(REPO / "docs/benchmarks.json"))
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    load_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="taxonomy-bench-") as tmp:
+        work = Path(tmp)
+        seeds = None if args.skip_seeds else seeds_runs(work)
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        arxiv = {} if args.skip_arxiv else arxiv_runs(sizes, work)
+    load_end = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    text = report(seeds, arxiv, (load_start, load_end))
+    print(text)
+    write_report(Path(args.write), text)
+    raw = {"seeds": seeds, "arxiv": arxiv, "machine": machine(), "load": [load_start, load_end]}
+    Path(args.json).write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

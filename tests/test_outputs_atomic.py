@@ -1,0 +1,244 @@
+"""Outputs survive a killed run, and runs are byte-identical across processes.
+
+A run is SIGKILLed at every file step of the output swap (helpers/fake_embed.py stops before
+each step until told to go on);
+afterwards every output parses and is the old or the new complete version, and manifest.json
+is present exactly when the files form one consistent run. Embeddings are the deterministic
+stand-in, so a run takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+import fake_embed  # noqa: E402
+
+from taxonomy.atomic import MANIFEST, output_path, publish, verify_outputs  # noqa: E402
+from taxonomy.errors import TaxonomyError  # noqa: E402
+from taxonomy.pipeline import run  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+HELPER = REPO / "tests/helpers/fake_embed.py"
+OUTPUTS = ("documents.csv", "map.html", "taxonomy.yaml")
+# Everything a run writes, in the (sorted) order publish stages and renames it.
+ALL_FILES = (
+    "changes.json",
+    "changes.md",
+    "documents.csv",
+    "map.html",
+    "state.json",
+    "taxonomy.yaml",
+)
+TOPICS = [
+    "compressing the KV cache of transformer decoders for long context generation",
+    "retrieval augmented generation with dense passage retrievers and rerankers",
+    "diffusion models for text to image generation with classifier free guidance",
+    "speech recognition with self supervised audio encoders and streaming decoders",
+    "reinforcement learning from human feedback and direct preference optimization",
+]
+
+
+def abstracts(n: int, variant: str) -> list[str]:
+    return [
+        f"Paper {i} ({variant}) studies {TOPICS[i % len(TOPICS)]} in setting {i}." for i in range(n)
+    ]
+
+
+def make_config(folder: Path, n: int, variant: str, cache: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"abstract": abstracts(n, variant)}).to_csv(folder / "papers.csv", index=False)
+    cfg = {"cache_dir": str(cache), "input": {"paths": [str(folder / "papers.csv")]}}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def cli(config: Path, out: Path, *, hash_seed: str = "0", handshake: bool = False):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": hash_seed}
+    env.pop("STEP_HANDSHAKE", None)
+    if handshake:
+        env["STEP_HANDSHAKE"] = "1"
+    args = [sys.executable, str(HELPER), "run", "--config", str(config), "--out", str(out)]
+    return subprocess.Popen(
+        [*args, "--quiet"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if handshake else subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_outputs(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in ALL_FILES}
+
+
+def check_parses(out: Path) -> None:
+    """Each file parses on its own (in a mixed set they may come from different runs)."""
+    doc = yaml.safe_load((out / "taxonomy.yaml").read_text(encoding="utf-8"))
+    assert doc["themes"] and doc["papers"] > 0
+    docs = pd.read_csv(out / "documents.csv", dtype=str, keep_default_na=False)
+    assert len(docs) > 0 and docs["id"].is_unique
+    assert json.loads((out / "state.json").read_text(encoding="utf-8"))["topics"]
+    assert json.loads((out / "changes.json").read_text(encoding="utf-8"))
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert page.rstrip().endswith("</html>")
+    blob = re.search(r'<script type="application/json" id="map-data">(.*?)</script>', page, re.S)
+    assert blob and json.loads(blob.group(1))
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """Config B, the outputs of config A (old), and those of B run over A's outputs (new)."""
+    import taxonomy.embed
+
+    tmp = tmp_path_factory.mktemp("versions")
+    real = taxonomy.embed.embed_texts
+    taxonomy.embed.embed_texts = fake_embed.fake_embed_texts
+    try:
+        old = run(make_config(tmp / "a", 12, "old", tmp / "cache"), out=tmp / "old").out_dir
+        config_b = make_config(tmp / "b", 16, "new", tmp / "cache")
+        shutil.copytree(old, tmp / "new")  # B follows A: its ids and changes refer to A's run
+        new = run(config_b, out=tmp / "new").out_dir
+    finally:
+        taxonomy.embed.embed_texts = real
+    return config_b, old, new
+
+
+# Steps of the swap: 6 staging writes, 6 renames, then the manifest. Each kill is one process
+# run (~5 s here), so the fast test kills before the first write, the third rename and the
+# manifest; the slow one before every step.
+N_STEPS = 2 * len(ALL_FILES) + 1
+
+
+def expected_state(kill_at: int) -> tuple[str, str, bool]:
+    """(step killed before, 'o'/'n' per file in ALL_FILES order, manifest present)."""
+    n = len(ALL_FILES)
+    if kill_at < n:  # nothing swapped yet: the old run, confirmed by its manifest
+        return "write", "o" * n, True
+    if kill_at < 2 * n:  # old manifest gone; the first files renamed are new
+        done = kill_at - n
+        return "rename", "n" * done + "o" * (n - done), False
+    return "atomic", "n" * n, False  # every file new, the manifest not yet written
+
+
+@pytest.mark.parametrize(
+    "kill_points", [(0, 8, 12), pytest.param(tuple(range(N_STEPS)), marks=pytest.mark.slow)]
+)
+def test_run_killed_during_the_swap_leaves_complete_outputs(versions, tmp_path, kill_points):
+    config_b, old_dir, new_dir = versions
+    old, new = read_outputs(old_dir), read_outputs(new_dir)
+    assert all(old[name] != new[name] for name in OUTPUTS)
+    for kill_at in kill_points:
+        out = tmp_path / f"out{kill_at}"
+        shutil.copytree(old_dir, out)
+        proc = cli(config_b, out, handshake=True)
+        steps = []
+        for line in proc.stdout:
+            if line.startswith("STEP") and str(out) in line:
+                steps.append(line.split()[1:3])
+                if len(steps) > kill_at:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+        assert set(ALL_FILES) <= set(visible) <= {*ALL_FILES, MANIFEST}, visible
+        check_parses(out)
+        current = read_outputs(out)
+        state = "".join("o" if current[n] == old[n] else "n" for n in ALL_FILES)
+        for name in ALL_FILES:
+            assert current[name] in (old[name], new[name]), f"{name} is neither version"
+        if (out / MANIFEST).exists():
+            assert verify_outputs(out) == [] and len(set(state)) == 1
+        else:
+            assert verify_outputs(out)  # a mixed or unconfirmed set is reported
+        assert (steps[-1][0], state, (out / MANIFEST).exists()) == expected_state(kill_at)
+    # The next complete run clears the leftovers of the killed one.
+    out = tmp_path / f"out{kill_points[1]}"
+    assert any(p.name.startswith(".staging-") for p in out.iterdir())
+    proc = cli(config_b, out)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert sorted(p.name for p in out.iterdir()) == sorted([*ALL_FILES, MANIFEST])
+    assert read_outputs(out) == new and verify_outputs(out) == []
+
+
+@pytest.mark.parametrize(
+    "n_papers",
+    [16, pytest.param(80, marks=pytest.mark.slow)],  # 80: the UMAP + HDBSCAN path (>= 30)
+)
+def test_same_input_gives_identical_bytes_in_separate_processes(tmp_path, n_papers):
+    config = make_config(tmp_path / "in", n_papers, "det", tmp_path / "cache")
+    procs = [cli(config, tmp_path / f"p{seed}", hash_seed=seed) for seed in ("1", "2")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=500)
+        assert proc.returncode == 0, err
+    for name in (*ALL_FILES, MANIFEST):
+        assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
+
+
+# --- publish and output names ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape.yaml", "/etc/passwd", "sub/file.csv", "..", ".", "", ".hidden", "a\\b"]
+)
+def test_output_names_cannot_leave_the_output_folder(tmp_path, name):
+    with pytest.raises(TaxonomyError, match="must be a plain file name"):
+        output_path(tmp_path / "out", name)
+    with pytest.raises(TaxonomyError):
+        publish(tmp_path / "out", {name: b"x"})
+    assert not (tmp_path / "escape.yaml").exists()
+
+
+def test_publish_replaces_the_set_and_cleans_leftovers(tmp_path):
+    out = tmp_path / "out"
+    publish(out, {"a.txt": b"1", "b.txt": b"1"})
+    (out / ".staging-dead").mkdir()
+    (out / ".staging-dead/a.txt").write_bytes(b"half")
+    (out / ".a.txt.x1y2.tmp").write_bytes(b"half")
+    (out / "notes.md").write_bytes(b"mine")  # not ours: left alone
+    publish(out, {"a.txt": b"2", "b.txt": b"2"})
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", MANIFEST, "notes.md"]
+    assert (out / "a.txt").read_bytes() == b"2" and verify_outputs(out) == []
+    assert oct((out / "a.txt").stat().st_mode & 0o777) == oct(0o644)
+    (out / "b.txt").write_bytes(b"edited")
+    assert verify_outputs(out) == [f"{out / 'b.txt'}: does not match {MANIFEST} (from another run)"]
+
+
+def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
+    versions, tmp_path, monkeypatch
+):
+    import taxonomy.embed
+    from taxonomy.place import assign_files
+
+    monkeypatch.setattr(taxonomy.embed, "embed_texts", fake_embed.fake_embed_texts)
+    config_b, _, new_dir = versions
+    out = tmp_path / "run"
+    shutil.copytree(new_dir, out)
+    before = read_outputs(out)
+    extra = tmp_path / "extra.csv"
+    pd.DataFrame({"abstract": abstracts(3, "assigned later")}).to_csv(extra, index=False)
+    columns = {"title_column": "title", "abstract_column": "abstract", "id_column": "arxiv_id"}
+    placed = assign_files([extra], out, cache_dir=tmp_path / "c", columns=columns, map_html=True)
+    assert len(placed.papers) == 3
+    after = read_outputs(out)
+    changed = sorted(name for name in ALL_FILES if after[name] != before[name])
+    assert changed == ["documents.csv", "map.html"]
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert sorted(manifest["files"]) == sorted(ALL_FILES) and verify_outputs(out) == []

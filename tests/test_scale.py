@@ -1,0 +1,84 @@
+"""Fit-on-a-sample for large corpora: sampling, assigning the rest, placing it on the map."""
+
+import numpy as np
+
+from taxonomy.cluster import topic_centroids
+from taxonomy.scale import place_rest, sample_indices
+
+
+def test_sample_is_seeded_sorted_and_only_for_large_corpora():
+    assert sample_indices(100, 100, 0) is None
+    assert sample_indices(100, None, 0) is None
+    a, b = sample_indices(1000, 300, 7), sample_indices(1000, 300, 7)
+    assert (a == b).all() and len(np.unique(a)) == 300 and (np.diff(a) > 0).all()
+    assert not (a == sample_indices(1000, 300, 8)).all()
+
+
+def _blobs(n_per: int = 200, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(3, 16) * 5
+    vectors = np.vstack([c + rng.normal(size=(n_per, 16)) for c in centres]).astype(np.float32)
+    truth = np.repeat(np.arange(3), n_per)
+    layout = np.vstack([[0.1, 0.1], [0.5, 0.9], [0.9, 0.1]])[truth] + rng.normal(
+        scale=0.02, size=(len(truth), 2)
+    )
+    return vectors, truth, layout.astype(np.float32)
+
+
+def test_rest_goes_to_its_topic_and_lands_among_its_sampled_papers():
+    vectors, truth, layout = _blobs()
+    sample = sample_indices(len(vectors), 150, 1)
+    centroids = topic_centroids(vectors[sample], truth[sample])
+    topic_of, xy = place_rest(vectors, sample, truth[sample], layout[sample], centroids)
+    assert (topic_of == truth).all()
+    assert np.allclose(xy[sample], layout[sample])  # sampled papers keep their fit
+    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    for t in range(3):
+        anchors = layout[sample][truth[sample] == t]
+        rows = xy[rest][truth[rest] == t]
+        assert (rows >= anchors.min(axis=0) - 1e-6).all()
+        assert (rows <= anchors.max(axis=0) + 1e-6).all()
+
+
+def test_placing_is_deterministic_and_uses_the_given_assigner():
+    vectors, truth, layout = _blobs(seed=3)
+    sample = sample_indices(len(vectors), 120, 2)
+    centroids = topic_centroids(vectors[sample], truth[sample])
+    args = (vectors, sample, truth[sample], layout[sample], centroids)
+    first, second = place_rest(*args), place_rest(*args)
+    assert (first[0] == second[0]).all() and np.array_equal(first[1], second[1])
+
+    def everything_to_topic_two(rows, cents):
+        return np.full(len(rows), 2), np.ones(len(rows))
+
+    topic_of, _ = place_rest(*args, assign=everything_to_topic_two)
+    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    assert (topic_of[rest] == 2).all() and (topic_of[sample] == truth[sample]).all()
+
+
+def test_exact_knn_matches_a_full_sort_with_self_first():
+    from taxonomy.reduce import exact_knn
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 20)).astype(np.float32)
+    indices, distances = exact_knn(vectors, 7, chunk=64)  # several uneven blocks
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, np.inf)
+    expected = np.argsort(-sims, axis=1, kind="stable")[:, :7]
+    assert (indices == expected).all() and (indices[:, 0] == np.arange(300)).all()
+    assert np.allclose(distances[:, 0], 0) and (np.diff(distances, axis=1) >= -1e-6).all()
+
+
+def test_lexical_vectors_fitted_on_a_sample_project_the_rest():
+    from taxonomy.reduce import tfidf_vectors
+
+    words = "graph neural vision speech audio robot policy token cache quantum".split()
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, size=12)) for _ in range(120)]
+    rows = sample_indices(len(texts), 80, 0)
+    mixed = tfidf_vectors(texts, 8, 0, fit_rows=rows)
+    alone = tfidf_vectors([texts[i] for i in rows], 8, 0)
+    assert mixed.shape == (120, alone.shape[1])
+    assert np.allclose(mixed[rows], alone, atol=1e-5)  # the sample is exactly its own fit
+    assert np.allclose(np.linalg.norm(mixed, axis=1), 1, atol=1e-4)
