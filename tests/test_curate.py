@@ -322,3 +322,21 @@ def test_similarity_floor_is_a_low_quantile_of_leave_one_out_similarities():
     loo = [unit[i] @ (rest := unit.sum(axis=0) - unit[i]) / np.linalg.norm(rest) for i in range(60)]
     assert 0 < floor < 1
     assert np.isclose(floor, np.quantile(loo + [1.0, 1.0], 0.05), atol=1e-5)
+
+
+def test_assign_command_has_help():
+    from typer.testing import CliRunner
+
+    from taxonomy.cli import app
+
+    res = CliRunner().invoke(app, ["assign", "--help"])
+    assert res.exit_code == 0 and "Place new abstracts" in res.output
+
+
+def test_diff_reports_a_deleted_node_as_removed():
+    prev = [node("topic-1", range(0, 10), "A"), node("topic-2", range(10, 14), "B")]
+    cur = [node("topic-1", range(0, 14), "A")]  # topic-2's papers all went to topic-1
+    assert diff_runs((prev, prev, 14), cur, cur, 14)["topics"]["merged"]
+    changes = diff_runs((prev, prev, 14), cur, cur, 14, deleted=frozenset({"topic-2"}))
+    assert changes["topics"]["merged"] == []
+    assert [n["id"] for n in changes["topics"]["removed"]] == ["topic-2"]
