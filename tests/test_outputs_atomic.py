@@ -242,3 +242,19 @@ def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
     assert changed == ["documents.csv", "map.html"]
     manifest = json.loads((out / MANIFEST).read_text())
     assert sorted(manifest["files"]) == sorted(ALL_FILES) and verify_outputs(out) == []
+
+
+def test_eval_warns_about_a_mixed_output_set(versions, tmp_path):
+    from typer.testing import CliRunner
+
+    from taxonomy.cli import app
+
+    _, _, new_dir = versions
+    out = tmp_path / "run"
+    shutil.copytree(new_dir, out)
+    clean = CliRunner().invoke(app, ["eval", "--run", str(out), "--json"])
+    assert clean.exit_code == 0 and "warning" not in clean.output, clean.output
+    (out / MANIFEST).unlink()  # as a run killed between its renames leaves it
+    mixed = CliRunner().invoke(app, ["eval", "--run", str(out), "--json"])
+    assert mixed.exit_code == 0
+    assert f"warning: {out / MANIFEST}: missing" in mixed.output
