@@ -156,6 +156,7 @@ def evaluate(
     from taxonomy.evaluate import (
         coherence_report,
         evaluate_run,
+        format_label_check,
         format_report,
         load_labels,
         read_documents,
@@ -176,6 +177,8 @@ def evaluate(
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
         console.print(format_report(result))
+        if (check := format_label_check(result)) is not None:
+            console.print(check)
 
 
 def main() -> None:  # pragma: no cover
