@@ -385,21 +385,26 @@ CONFIG_FRAGMENTS = [
 ]
 
 
-def load_outcome(path: Path) -> Config | TaxonomyError:
+def glued(fragments: list[str]) -> st.SearchStrategy[str]:
+    """Text glued together from `fragments` and short random strings."""
+    return st.lists(st.sampled_from(fragments) | st.text(max_size=8), max_size=30).map("".join)
+
+
+def loader_outcome(load, path: Path):  # noqa: ANN001, ANN201
+    """load(path), or the one-line TaxonomyError naming `path` it raised."""
     try:
-        return load_config(path)
+        return load(path)
     except TaxonomyError as err:
         assert "\n" not in str(err) and str(path) in str(err), str(err)
         return err
 
 
+def load_outcome(path: Path) -> Config | TaxonomyError:
+    return loader_outcome(load_config, path)
+
+
 @fuzz(250)
-@given(
-    text=st.lists(st.sampled_from(CONFIG_FRAGMENTS) | st.text(max_size=8), max_size=30).map(
-        "".join
-    ),
-    encoding=st.sampled_from(ENCODINGS),
-)
+@given(text=glued(CONFIG_FRAGMENTS), encoding=st.sampled_from(ENCODINGS))
 def test_config_loader_on_yaml_shaped_text(text, encoding):
     with scratch() as folder:
         load_outcome(write(folder, "c.yaml", text.encode(encoding, errors="replace")))
@@ -495,20 +500,11 @@ CURATION_FRAGMENTS = [
 def curation_outcome(path: Path) -> object:
     from taxonomy.curate.edits import load_curation
 
-    try:
-        return load_curation(path, required=True)
-    except TaxonomyError as err:
-        assert "\n" not in str(err) and str(path) in str(err), str(err)
-        return err
+    return loader_outcome(lambda p: load_curation(p, required=True), path)
 
 
 @fuzz(250)
-@given(
-    text=st.lists(st.sampled_from(CURATION_FRAGMENTS) | st.text(max_size=8), max_size=30).map(
-        "".join
-    ),
-    encoding=st.sampled_from(ENCODINGS),
-)
+@given(text=glued(CURATION_FRAGMENTS), encoding=st.sampled_from(ENCODINGS))
 def test_curation_file_on_yaml_shaped_text(text, encoding):
     with scratch() as folder:
         curation_outcome(write(folder, "taxonomy.yaml", text.encode(encoding, errors="replace")))
@@ -541,20 +537,14 @@ LABEL_FRAGMENTS = [
 @fuzz(200)
 @given(
     name=st.sampled_from(["labels.jsonl", "labels.csv"]),
-    text=st.lists(
-        st.sampled_from(LABEL_FRAGMENTS + FRAGMENTS) | st.text(max_size=8), max_size=30
-    ).map("".join),
+    text=glued(LABEL_FRAGMENTS + FRAGMENTS),
     encoding=st.sampled_from(ENCODINGS),
 )
 def test_labels_file_never_crashes(name, text, encoding):
     from taxonomy.evaluate.labels import load_labels
 
     with scratch() as folder:
-        path = write(folder, name, text.encode(encoding, errors="replace"))
-        try:
-            load_labels(path)
-        except TaxonomyError as err:
-            assert "\n" not in str(err) and str(path) in str(err), str(err)
+        loader_outcome(load_labels, write(folder, name, text.encode(encoding, errors="replace")))
 
 
 @pytest.mark.parametrize("name", ["labels.jsonl", "labels.csv"])
