@@ -6,7 +6,7 @@ latin-1, cp1252 or UTF-16 (with or without a BOM) is read, not rejected.
 
 Cases run per test are fixed with `fuzz(max_examples)` (derandomised: every run checks the same
 inputs): readers 300 + 300 + 150 + 150 + 60 + 60, config 250 + 150, curation file 250 + 100,
-labels file 200 -- 1,970 generated inputs -- plus 72 parametrised cases (1 MB single lines,
+labels file 200 -- 1,970 generated inputs -- plus 73 fixed cases (1 MB single lines,
 empty files, python tags, deep nesting, tiny corpora). About 40 s in all on 2 busy cores.
 """
 
@@ -555,3 +555,9 @@ def test_labels_file_edge_cases(tmp_path, name):
         path = write(tmp_path, name, data)
         with pytest.raises(TaxonomyError, match=str(path)):
             load_labels(path)
+
+
+def test_file_mixing_utf8_and_latin1_lines_keeps_both(tmp_path):
+    data = "abstract\ncafé au lait\n".encode() + "naïve “bayes”\n".encode("cp1252")
+    corpus = read_corpus([write(tmp_path, "mixed.csv", data)])
+    assert [p.abstract for p in corpus.papers] == ["café au lait", "naïve “bayes”"]

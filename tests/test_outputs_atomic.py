@@ -258,3 +258,19 @@ def test_eval_warns_about_a_mixed_output_set(versions, tmp_path):
     mixed = CliRunner().invoke(app, ["eval", "--run", str(out), "--json"])
     assert mixed.exit_code == 0
     assert f"warning: {out / MANIFEST}: missing" in mixed.output
+
+
+def test_publish_never_writes_through_links_out_of_the_folder(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_bytes(b"keep me too")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "taxonomy.yaml").symlink_to(victim)  # an output name pointing out of the folder
+    (out / ".staging-old").symlink_to(outside)  # a "leftover" that is a link to elsewhere
+    publish(out, {"taxonomy.yaml": b"new"})
+    assert victim.read_bytes() == b"keep me" and (outside / "precious").exists()
+    assert not (out / "taxonomy.yaml").is_symlink()
+    assert (out / "taxonomy.yaml").read_bytes() == b"new"

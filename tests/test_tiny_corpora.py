@@ -119,3 +119,13 @@ def test_empty_folder_via_cli_exits_2_with_one_line(tmp_path):
     assert res.exit_code == 2
     assert res.output.strip().count("\n") == 0 and "Traceback" not in res.output
     assert f"no abstracts found in {empty}" in res.output
+
+
+@pytest.mark.slow
+def test_real_model_on_tiny_corpora(tmp_path, monkeypatch):
+    monkeypatch.undo()  # the real sentence model, not the stand-in
+    for n in (1, 3, 20):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        result = run(make_config(folder, ABSTRACTS[:n]), out=folder / "out")
+        check_outputs(result.out_dir, n)
