@@ -274,3 +274,32 @@ def test_publish_never_writes_through_links_out_of_the_folder(tmp_path):
     assert victim.read_bytes() == b"keep me" and (outside / "precious").exists()
     assert not (out / "taxonomy.yaml").is_symlink()
     assert (out / "taxonomy.yaml").read_bytes() == b"new"
+
+
+@pytest.mark.slow
+def test_real_model_runs_are_identical_across_processes(tmp_path):
+    # Each process embeds with the real model into its own cache: the vectors, not only the
+    # later stages, must not depend on the process.
+    config = make_config(tmp_path / "in", 20, "real", tmp_path / "unused")
+    procs = []
+    for seed in ("1", "2"):
+        cfg = yaml.safe_load(config.read_text())
+        cfg["cache_dir"] = str(tmp_path / f"cache{seed}")
+        path = tmp_path / f"config{seed}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": seed}
+        args = ["run", "--config", str(path), "--out", str(tmp_path / f"p{seed}"), "--quiet"]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "taxonomy.cli", *args],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    for name in (*ALL_FILES, MANIFEST):
+        assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
