@@ -230,6 +230,15 @@ def test_match_ids_keeps_overlapping_nodes_and_never_reuses():
     assert ids == ["topic-2", "topic-1"] and next_id == 3
 
 
+def test_new_papers_do_not_count_against_a_match():
+    previous = [node("topic-1", range(0, 6)), node("topic-2", range(6, 40))]
+    # topic-1 keeps 5 of its 6 papers and gains 5 papers the first run did not have
+    grown = [f"p{i}" for i in range(1, 6)] + [f"new{i}" for i in range(5)]
+    members = [grown, [f"p{i}" for i in range(6, 40)] + ["p0"]]
+    ids, _ = match_ids(members, np.array([[0.0, 1.0], [0.0, 1.0]]), previous, "topic", 3)
+    assert ids == ["topic-1", "topic-2"]
+
+
 def test_kept_and_fixed_labels():
     previous = [node("topic-1", range(10), "Old"), node("topic-2", range(10, 20), "Gone")]
     members = [[f"p{i}" for i in range(10)], [f"p{i}" for i in range(30, 40)]]
