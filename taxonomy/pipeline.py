@@ -215,14 +215,7 @@ def run(
         topic_of, theme_of_topic = draft.topic_of, np.asarray(draft.theme_of_topic)
         n_topics, n_themes = len(draft.topic_ids), len(draft.theme_ids)
         theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
-        paper_ids = [p.id for p in corpus.papers]
-        settled = {}
-        for groups, ids, prev_nodes in (
-            (topic_of, draft.topic_ids, previous.topics if previous else []),
-            (theme_of, draft.theme_ids, previous.themes if previous else []),
-        ):
-            members = [[paper_ids[i] for i in np.flatnonzero(groups == g)] for g in range(len(ids))]
-            settled |= curate.settle_labels(ids, members, draft.labels, prev_nodes)
+        settled = curate.preset_labels(draft, theme_of, corpus, previous)
     with stage("label"):
         counts, vocab = count_phrases(texts, cfg.label.max_ngram)
         label_args = dict(
