@@ -168,7 +168,10 @@ def verify_outputs(out_dir: Path) -> list[str]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         files = manifest["files"]
     except FileNotFoundError:
-        return [f"{path}: missing (the last run was interrupted while writing its outputs)"]
+        return [
+            f"{path}: missing (written by an older version, or the last run was interrupted "
+            "while swapping in its outputs): the files may come from different runs"
+        ]
     except (OSError, ValueError, KeyError, TypeError) as err:
         return [f"{path}: unreadable ({err})"]
     problems = []

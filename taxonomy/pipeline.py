@@ -278,7 +278,12 @@ def run(
     )
     previous_nodes = (previous.themes, previous.topics, previous.papers) if previous else None
     changes = diff_runs(
-        previous_nodes, theme_records, topic_records, len(corpus), [vars(o) for o in seed_outcomes]
+        previous_nodes,
+        theme_records,
+        topic_records,
+        len(corpus),
+        [vars(o) for o in seed_outcomes],
+        deleted=frozenset(edits.spec.delete),
     )
 
     result = RunResult(
