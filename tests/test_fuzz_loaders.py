@@ -1,9 +1,9 @@
 """Fuzzing the config, curation and labels loaders with hypothesis.
 
 Contract: any file content ends in a loaded value or one TaxonomyError line naming the file.
-Cases per test are fixed with `fuzz(max_examples)` (derandomised): config 250 + 150, curation
-file 250 + 100, labels file 200 -- 950 generated inputs -- plus fixed cases for python tags,
-deep nesting, encodings and edge values.
+Cases per test are fixed with `fuzz(max_examples)` (derandomised): config and curation file
+500 YAML-shaped + 250 random-byte files, labels file 200 -- 950 generated inputs -- plus fixed
+cases for python tags, deep nesting, encodings and edge values.
 """
 
 from __future__ import annotations
@@ -68,20 +68,6 @@ CONFIG_FRAGMENTS = [
 
 def load_outcome(path: Path) -> Config | TaxonomyError:
     return loader_outcome(load_config, path)
-
-
-@fuzz(250)
-@given(text=glued(CONFIG_FRAGMENTS), encoding=st.sampled_from(ENCODINGS))
-def test_config_loader_on_yaml_shaped_text(text, encoding):
-    with scratch() as folder:
-        load_outcome(write(folder, "c.yaml", text.encode(encoding, errors="replace")))
-
-
-@fuzz(150)
-@given(data=st.binary(max_size=2000))
-def test_config_loader_on_random_bytes(data):
-    with scratch() as folder:
-        load_outcome(write(folder, "c.yaml", data))
 
 
 @pytest.mark.parametrize(
@@ -170,18 +156,28 @@ def curation_outcome(path: Path) -> object:
     return loader_outcome(lambda p: load_curation(p, required=True), path)
 
 
+# The two YAML files a user edits: (loader, fragments, file name).
+YAML_LOADERS = {
+    "config": (load_outcome, CONFIG_FRAGMENTS, "c.yaml"),
+    "curation": (curation_outcome, CURATION_FRAGMENTS, "taxonomy.yaml"),
+}
+
+
+@fuzz(500)
+@given(data=st.data(), encoding=st.sampled_from(ENCODINGS))
+def test_yaml_loaders_on_yaml_shaped_text(data, encoding):
+    load, fragments, name = YAML_LOADERS[data.draw(st.sampled_from(sorted(YAML_LOADERS)))]
+    text = data.draw(glued(fragments), label="text")
+    with scratch() as folder:
+        load(write(folder, name, text.encode(encoding, errors="replace")))
+
+
 @fuzz(250)
-@given(text=glued(CURATION_FRAGMENTS), encoding=st.sampled_from(ENCODINGS))
-def test_curation_file_on_yaml_shaped_text(text, encoding):
+@given(which=st.sampled_from(sorted(YAML_LOADERS)), data=st.binary(max_size=2000))
+def test_yaml_loaders_on_random_bytes(which, data):
+    load, _, name = YAML_LOADERS[which]
     with scratch() as folder:
-        curation_outcome(write(folder, "taxonomy.yaml", text.encode(encoding, errors="replace")))
-
-
-@fuzz(100)
-@given(data=st.binary(max_size=2000))
-def test_curation_file_on_random_bytes(data):
-    with scratch() as folder:
-        curation_outcome(write(folder, "taxonomy.yaml", data))
+        load(write(folder, name, data))
 
 
 @pytest.mark.parametrize("text", ["[" * 100_000, "rename:\n" + "  " * 5000 + "x"])
