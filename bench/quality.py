@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache/numba"))
+NOTES_MARKER = "<!-- notes: kept when bench/quality.py rewrites this file -->"
 
 
 def dataset(name: str, cache: Path) -> tuple[list[str], Path, str]:
@@ -205,8 +206,12 @@ def main() -> None:
     )
     print(report)
     if args.write:
-        Path(args.write).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.write).write_text(report + "\n", encoding="utf-8")
+        target = Path(args.write)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Hand-written notes below the marker survive a re-run.
+        old = target.read_text(encoding="utf-8") if target.is_file() else ""
+        notes = old[old.index(NOTES_MARKER) :] if NOTES_MARKER in old else NOTES_MARKER + "\n"
+        target.write_text(report + "\n\n" + notes, encoding="utf-8")
 
 
 def label_check_lines(name: str, rows: list[dict]) -> list[str]:

@@ -9,6 +9,7 @@ unique across all nodes: a node whose best phrase is taken uses its next best.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -219,6 +220,27 @@ def join_labels(child_labels: list[str]) -> str:
     return f"{first} & {second}"
 
 
+def _label_key(label: str) -> str:
+    """Lower-case words without plural 's' or possessive ("God's" -> "god")."""
+    words = re.findall(r"[a-z0-9]+", label.lower().replace("'s", ""))
+    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
+
+
+def clashes(label: str, taken: set[str]) -> bool:
+    """Whether `label` reads as one already taken: same words up to plurals and possessives,
+    or, for single words of 5+ letters, one a prefix of the other ("Homosexual"/"Homosexuality",
+    "Window"/"Windows")."""
+    key = _label_key(label)
+    keys = {_label_key(t) for t in taken}
+    if key in keys:
+        return True
+    if " " in key or len(key) < 5:
+        return False
+    return any(
+        " " not in k and len(k) >= 5 and (k.startswith(key) or key.startswith(k)) for k in keys
+    )
+
+
 def _unique_label(
     ranked: list[str], keywords: list[str], texts: list[str], taken: set[str], g: int
 ) -> str:
@@ -226,7 +248,7 @@ def _unique_label(
     forms: list[str] = []  # one by one: usually the first is free (75k: 1000s of calls)
     for phrase in ranked[:N_CANDIDATES]:  # lazily: completing a phrase scans the texts
         forms.append(surface_form(complete_phrase(phrase, sample), sample))
-        if as_label(forms[-1]).lower() not in taken:
+        if not clashes(as_label(forms[-1]), taken):
             return as_label(forms[-1])
     if len(forms) >= 2:  # every single phrase is taken: combine the two best
         label = f"{as_label(forms[0])}: {forms[1]}"

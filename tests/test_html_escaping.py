@@ -122,3 +122,21 @@ def test_title_is_the_only_other_text_slot():
     source = (Path(__file__).parents[1] / "taxonomy/export/html_map.py").read_text()
     assert '"TITLE": html.escape(title)' in source
     assert "escape_json_for_script(" in source
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(
+    texts=st.lists(st.text(min_size=1), min_size=6, max_size=6),
+    title=st.text(),
+)
+def test_any_text_stays_in_its_slot(texts, title):
+    # 100 cases: arbitrary Unicode in every field still round-trips through the blob only.
+    ident, paper_title, abstract, month, arxiv, label = texts
+    points = [MapPoint(ident, paper_title, abstract, 0.0, 1.0, 0, 0, month, arxiv)]
+    themes, topics = [MapLabel(label, 0.0, 1.0, 1, -1)], [MapLabel(label, 0.0, 1.0, 1, 0)]
+    page = render_map_html(points, themes, topics, title=title)
+    match = BLOB.search(page)
+    assert match and len(re.findall(r"</script", page, re.I)) == 2
+    data = json.loads(match.group(2))
+    assert (data["id"][0], data["t"][0], data["a"][0]) == (ident, paper_title, abstract)
+    assert data["themes"][0][0] == label and data["title"] == title

@@ -11,7 +11,7 @@ from taxonomy.keyphrases import (
     phrases,
     surface_form,
 )
-from taxonomy.label import label_groups
+from taxonomy.label import clashes, label_groups
 from taxonomy.reduce import combine_vectors, reduce_vectors
 
 
@@ -145,6 +145,11 @@ def test_complete_phrase_extends_fragments_to_what_authors_write():
     assert complete_phrase("context examples", texts) == "in context examples"
     assert surface_form("in context examples", texts) == "in-context examples"
     assert complete_phrase("kv cache", texts) == "kv cache"
+    # A participle needs its noun: "generation" follows 2 of 4 uses (< 0.6, but >= 0.8 * 0.6),
+    # and content words follow all 4.
+    rag = ["retrieval-augmented generation"] * 2
+    rag += ["retrieval augmented language", "retrieval augmented LMs"]
+    assert complete_phrase("retrieval augmented", rag) == "retrieval augmented generation"
     # No dominant neighbour (2 different followers of 2 occurrences): unchanged.
     assert complete_phrase("neural", ["neural networks", "neural codecs"]) == "neural"
 
@@ -159,3 +164,17 @@ def test_label_prefers_phrases_most_group_papers_use():
     vectors = np.eye(120, dtype=np.float32)
     labels = label_groups(groups, 2, counts, vocab, texts, vectors, n_keywords=3)
     assert [g.label for g in labels] == ["Shared topic alpha", "Background words beta"]
+
+
+def test_possessives_and_contractions_in_phrases():
+    got = phrases("God's love; I don't know that we can't say")
+    assert "god" in got and "god love" in got
+    assert not any("'" in p for p in got)
+
+
+def test_labels_that_read_the_same_clash():
+    taken = {"homosexual", "window", "god", "sentence embedding", "drive"}
+    assert clashes("Homosexuality", taken) and clashes("Windows", taken)
+    assert clashes("God's", taken) and clashes("Sentence embeddings", taken)
+    assert not clashes("Hard drive", taken)  # a longer phrase says more than its head word
+    assert not clashes("Code", {"codec"})  # short words: no prefix rule
