@@ -29,8 +29,14 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
 
+# Seeds against the hand labels (run `make run` first), then the 20 Newsgroups test split
+# through the same defaults (its 7.4k embeddings are cached in .cache after the first time).
+SHARED ?= ../shared
 eval: install
-	$(VENV)/bin/taxonomy eval --labels ../shared/eval/seeds_dev_labels.jsonl --ignore-label other
+	$(VENV)/bin/taxonomy eval --labels $(SHARED)/eval/seeds_dev_labels.jsonl --ignore-label other
+	$(PY) -m taxonomy.evaluate.datasets 20ng --shared $(SHARED) --out .cache/eval
+	$(VENV)/bin/taxonomy run --quiet --config configs/eval-20ng.yaml
+	$(VENV)/bin/taxonomy eval --run outputs/eval-20ng --labels .cache/eval/20ng_test_labels.jsonl
 
 bench: install
 	$(PY) bench/run_all.py

@@ -49,6 +49,15 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def warn_if_mixed(run_dir: Path) -> None:
+    """Warn when a run folder's files do not match its manifest (an interrupted run)."""
+    from taxonomy.atomic import verify_outputs
+
+    if run_dir.is_dir():
+        for problem in verify_outputs(run_dir):
+            err_console.print(f"warning: {escape(problem)}", highlight=False, soft_wrap=True)
+
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML config (default: configs/default.yaml)."),
@@ -97,6 +106,7 @@ def assign(
     from taxonomy.place import NEW_THEME_LABEL, assign_files
 
     cfg = load_config(config)
+    warn_if_mixed(run_dir or Path(cfg.output.dir))
     placed = assign_files(
         files,
         run_dir or Path(cfg.output.dir),
@@ -146,12 +156,14 @@ def evaluate(
     from taxonomy.evaluate import (
         coherence_report,
         evaluate_run,
+        format_label_check,
         format_report,
         load_labels,
         read_documents,
         read_topic_keywords,
     )
 
+    warn_if_mixed(run_dir)
     docs = read_documents(run_dir / "documents.csv")
     if labels is not None:
         ignore = tuple(ignore_label) if ignore_label else ("other",)
@@ -165,6 +177,8 @@ def evaluate(
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
         console.print(format_report(result))
+        if (check := format_label_check(result)) is not None:
+            console.print(check)
 
 
 def main() -> None:  # pragma: no cover

@@ -67,8 +67,35 @@ def _cache_file(cache_dir: Path, model_name: str, max_tokens: int) -> Path:
     return cache_dir / f"{model_name}-{max_tokens}.npz"
 
 
-def load_cache(path: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
-    """Return {text hash: vector}; anything unreadable or inconsistent is discarded, not trusted."""
+def _cache_problem(
+    meta: dict, keys: np.ndarray, vectors: np.ndarray, model_name: str, dim: int, max_tokens: int
+) -> str | None:
+    """Why a loaded cache cannot be trusted, or None. Files from before `max_tokens` was
+    recorded carry none (their file name holds it) and are accepted."""
+    if meta.get("model") != model_name:
+        return f"written by model {meta.get('model')!r}"
+    if meta.get("max_tokens", max_tokens) != max_tokens:
+        return f"written with max_tokens={meta.get('max_tokens')}"
+    if vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[1:] != (dim,):
+        return f"vectors of shape {vectors.shape}, expected (n, {dim})"
+    if keys.ndim != 1 or len(keys) != len(vectors) or keys.dtype.kind != "U":
+        return "keys do not match the vectors"
+    if len(set(keys.tolist())) != len(keys) or not all(len(k) == 64 for k in keys.tolist()):
+        return "keys are not unique text hashes"
+    norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
+    if not np.isfinite(vectors).all() or not np.allclose(norms, 1.0, atol=1e-2):
+        return "vectors are not finite unit vectors"
+    return None
+
+
+def load_cache(
+    path: Path, model_name: str, dim: int, max_tokens: int | None = None
+) -> dict[str, np.ndarray]:
+    """Return {text hash: vector}; anything unreadable or inconsistent is discarded, not trusted.
+
+    Checked: the file reads (zip CRCs included), was written for this model (and max_tokens),
+    holds [n, dim] finite unit vectors and n unique 64-hex-digit keys.
+    """
     if not path.is_file():
         return {}
     try:
@@ -76,48 +103,54 @@ def load_cache(path: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
             meta = json.loads(str(data["meta"]))
             keys = data["keys"]
             vectors = data["vectors"]
-        ok = (
-            meta.get("model") == model_name
-            and vectors.ndim == 2
-            and vectors.shape[1] == dim
-            and len(keys) == len(vectors)
-            and np.isfinite(vectors).all()
-        )
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a mapping")
     except Exception as exc:  # a truncated or foreign file: rebuild it  # noqa: BLE001
         log.warning("embedding cache %s unreadable (%s); rebuilding", path, exc)
         return {}
-    if not ok:
-        log.warning("embedding cache %s does not match model %s; rebuilding", path, model_name)
+    tokens = max_tokens if max_tokens is not None else meta.get("max_tokens")
+    problem = _cache_problem(meta, keys, vectors, model_name, dim, tokens)
+    if problem:
+        log.warning("embedding cache %s: %s; rebuilding", path, problem)
         return {}
     return {str(k): v for k, v in zip(keys, vectors, strict=True)}
 
 
 # One run reads the cache several times (papers, then label phrases); at 75k papers it is a
 # 128 MB file, so the parsed copy is kept while the file on disk is unchanged.
-_MEMO: dict[Path, tuple[int, dict[str, np.ndarray]]] = {}
+_MEMO: dict[tuple[Path, int], tuple[tuple[int, int], dict[str, np.ndarray]]] = {}
 
 
-def _memo_load(path: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
-    stamp = path.stat().st_mtime_ns if path.is_file() else -1
-    hit = _MEMO.get(path)
+def _stamp(path: Path) -> tuple[int, int]:
+    """(mtime, size) of the file: any rewrite, including a damaging one, changes it."""
+    if not path.is_file():
+        return (-1, -1)
+    info = path.stat()
+    return (info.st_mtime_ns, info.st_size)
+
+
+def _memo_load(path: Path, model_name: str, dim: int, max_tokens: int) -> dict[str, np.ndarray]:
+    stamp = _stamp(path)
+    hit = _MEMO.get((path, max_tokens))
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    cache = load_cache(path, model_name, dim)
+    cache = load_cache(path, model_name, dim, max_tokens)
     _MEMO.clear()  # one cache file in memory at a time
-    if stamp >= 0:
-        _MEMO[path] = (stamp, cache)
+    if stamp[0] >= 0:
+        _MEMO[(path, max_tokens)] = (stamp, cache)
     return cache
 
 
-def save_cache(path: Path, model_name: str, cache: dict[str, np.ndarray]) -> None:
+def save_cache(
+    path: Path, model_name: str, cache: dict[str, np.ndarray], max_tokens: int | None = None
+) -> None:
     keys = sorted(cache)
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0))
+    meta = {"model": model_name} | ({"max_tokens": max_tokens} if max_tokens else {})
 
     def write(handle) -> None:  # noqa: ANN001
         buffer = io.BytesIO()
-        np.savez(
-            buffer, meta=json.dumps({"model": model_name}), keys=np.array(keys), vectors=vectors
-        )
+        np.savez(buffer, meta=json.dumps(meta), keys=np.array(keys), vectors=vectors)
         handle.write(buffer.getvalue())
 
     write_atomic(path, write)
@@ -141,7 +174,7 @@ def embed_texts(
     """
     dim = MODEL_DIM[model_name]
     cache_path = _cache_file(cache_dir, model_name, max_tokens) if cache_dir else None
-    cache = _memo_load(cache_path, model_name, dim) if cache_path else {}
+    cache = _memo_load(cache_path, model_name, dim, max_tokens) if cache_path else {}
     keys = [text_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
     if missing:
@@ -162,7 +195,7 @@ def embed_texts(
             if progress:
                 progress(len(batch))
         if cache_path:
-            save_cache(cache_path, model_name, cache)
-            _MEMO[cache_path] = (cache_path.stat().st_mtime_ns, cache)
+            save_cache(cache_path, model_name, cache, max_tokens)
+            _MEMO[(cache_path, max_tokens)] = (_stamp(cache_path), cache)
     out = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
     return out.astype(np.float32), len(missing)

@@ -24,7 +24,7 @@ ACADEMIC_STOP_WORDS = frozenset(
     state art task tasks different various however furthermore moreover additionally including
     provide provides effective effectively efficient model models framework frameworks
     experiments experimental extensive outperforms outperform compared comparison recent
-    recently also well et al e g i via respectively code available github https http com www
+    recently also well et al e g i via respectively available github https http com www
     first second three two one set wide range key challenges challenge problem problems able
     make makes made way ways large small better best strong new number
     ability capabilities abilities evaluated analysis
@@ -43,8 +43,12 @@ _BREAK = re.compile(r"[.,;:!?()\[\]{}\"/|]|\b\d+(?:\.\d+)*%?(?=\s|$|[^\w])")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens; hyphens split words so 'fine-tuning' == 'fine tuning'."""
-    return _TOKEN.findall(text.lower())
+    """Lower-case word tokens; hyphens split words so 'fine-tuning' == 'fine tuning'.
+
+    A possessive 's is dropped ("god's" -> "god"); other contractions ("don't") stay whole and
+    are stop words.
+    """
+    return [t[:-2] if t.endswith("'s") else t for t in _TOKEN.findall(text.lower())]
 
 
 def segments(text: str) -> list[list[str]]:
@@ -62,7 +66,7 @@ def phrases(text: str, max_ngram: int = 3) -> list[str]:
 def _segment_phrases(tokens: list[str], max_ngram: int, out: list[str]) -> None:
     n_tokens = len(tokens)
     for i, first in enumerate(tokens):
-        if first in STOP_WORDS or len(first) < 2:
+        if first in STOP_WORDS or len(first) < 2 or "'" in first:
             continue
         out.append(first)
         for n in range(2, max_ngram + 1):
@@ -70,9 +74,9 @@ def _segment_phrases(tokens: list[str], max_ngram: int, out: list[str]) -> None:
                 break
             last = tokens[i + n - 1]
             inner = tokens[i + 1 : i + n - 1]
-            if any(w in STOP_WORDS and w not in INNER_WORDS for w in inner):
+            if any((w in STOP_WORDS and w not in INNER_WORDS) or "'" in w for w in inner):
                 break
-            if last in STOP_WORDS or len(last) < 2:
+            if last in STOP_WORDS or len(last) < 2 or "'" in last:
                 continue
             out.append(" ".join(tokens[i : i + n]))
 
@@ -130,6 +134,88 @@ def surface_form(phrase: str, texts: list[str]) -> str:
         return (-weight, form)
 
     return min(seen, key=rank)
+
+
+# Academic words that may end a label as its head noun ("retrieval-augmented language models").
+HEAD_NOUNS = frozenset(
+    "model models framework frameworks method methods technique techniques task tasks llm llms "
+    "lm lms paradigm approach approaches".split()
+)
+COMPLETE_SHARE = 0.6  # a neighbour word this common around a phrase belongs to it
+MODIFIER_SHARE = 0.8
+MAX_LABEL_WORDS = 5
+_WORD = r"[A-Za-z][A-Za-z0-9]*"
+
+
+def _neighbours(phrase: str, texts: list[str]) -> tuple[int, Counter[str], Counter[str]]:
+    """(occurrences, words right before, words right after) of `phrase` in `texts`.
+
+    A word before is recorded as 'word-' when joined by a hyphen ("in-context").
+    """
+    core = r"[\s\-]+".join(re.escape(w) for w in phrase.split())
+    pattern = re.compile(
+        rf"(?:\b({_WORD})(\s+|-))?\b{core}\b(?:(\s+|-)({_WORD})\b)?", re.IGNORECASE
+    )
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    total = 0
+    for text in texts:
+        for match in pattern.finditer(text):
+            total += 1
+            if match.group(1):
+                joined = "-" if match.group(2) == "-" else ""
+                before[match.group(1).lower() + joined] += 1
+            if match.group(4):
+                after[match.group(4).lower()] += 1
+    return total, before, after
+
+
+def complete_phrase(phrase: str, texts: list[str]) -> str:
+    """Extend a fragment to the phrase authors actually write around it.
+
+    n-grams cut at stop words or at the n-gram limit yield fragments ("retrieval augmented
+    language" of "retrieval-augmented language models", "context examples" of "in-context
+    examples"). A word that precedes or follows at least COMPLETE_SHARE of the phrase's
+    occurrences is added: after it, any content word or head noun ("models"); before it, a
+    content word, or any word joined by a hyphen ("in-"). A phrase ending in a participle
+    that content words follow in MODIFIER_SHARE of its uses takes the commonest of them if it
+    follows in MODIFIER_SHARE * COMPLETE_SHARE of the uses.
+    """
+    words = phrase.split()
+    while len(words) < MAX_LABEL_WORDS:
+        total, before, after = _neighbours(" ".join(words), texts)
+        if total < 2:
+            break
+        extended = False
+        if after:
+            # "model" and "models" count as one word; the commoner form is added.
+            stems: Counter[str] = Counter()
+            for w, c in after.items():
+                stems[w[:-1] if w.endswith("s") and len(w) > 3 else w] += c
+            stem, count = stems.most_common(1)[0]
+            word = max((w for w in after if w == stem or w == stem + "s"), key=after.get)
+            content = word not in STOP_WORDS or word in HEAD_NOUNS
+            # A phrase ending in a participle ("retrieval-augmented") modifies a noun: when
+            # content words follow nearly always, the commonest of them is added even if it
+            # is not dominant ("retrieval-augmented generation" over "... language").
+            modifier = words[-1].endswith("ed") and (
+                sum(c for w, c in after.items() if w not in STOP_WORDS or w in HEAD_NOUNS)
+                >= MODIFIER_SHARE * total
+            )
+            share = MODIFIER_SHARE * COMPLETE_SHARE if modifier else COMPLETE_SHARE
+            if count >= share * total and content and word not in words[-1:]:
+                words.append(word)
+                extended = True
+        if before and len(words) < MAX_LABEL_WORDS:
+            word, count = before.most_common(1)[0]
+            hyphen = word.endswith("-")
+            word = word.rstrip("-")
+            if count >= COMPLETE_SHARE * total and (hyphen or word not in STOP_WORDS):
+                words.insert(0, word)
+                extended = True
+        if not extended:
+            break
+    return " ".join(words)
 
 
 def as_label(form: str) -> str:

@@ -9,6 +9,7 @@ unique across all nodes: a node whose best phrase is taken uses its next best.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,12 +17,13 @@ import numpy as np
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from taxonomy.keyphrases import as_label, class_tfidf, surface_form
+from taxonomy.keyphrases import as_label, class_tfidf, complete_phrase, surface_form
 
 PhraseEmbedder = Callable[[list[str]], np.ndarray]
 N_CANDIDATES = 30
 MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of the group's papers
-NGRAM_BONUS = {1: 1.0, 2: 1.15, 3: 1.2}
+# Multi-word phrases name a topic better than single words ("code generation" vs "constraints").
+NGRAM_BONUS = {1: 1.0, 2: 1.3, 3: 1.4}
 # A longer phrase containing the best one replaces it if it still covers this share of the
 # papers the best one covers ("instruction" -> "instruction following").
 EXTEND_SHARE = 0.35
@@ -69,7 +71,9 @@ def _extend(best: str, phrases: list[str], share: dict[str, float]) -> str:
     """
     padded = f" {best} "
     longer = [p for p in phrases if len(p) > len(best) and padded in f" {p} "]
-    longer = [p for p in longer if share[p] >= EXTEND_SHARE * share[best]]
+    longer = [
+        p for p in longer if share[p] >= EXTEND_SHARE * share[best] and share[p] >= MIN_GROUP_SHARE
+    ]
     if not longer:
         return best
     top = max(share[p] for p in longer)
@@ -112,8 +116,13 @@ def _rank_group(
     keywords_idx = _mmr(
         np.maximum(vecs @ vecs.T, same), keyword_relevance, n_keywords, diversity=0.3
     )
+    # Specific phrases used by a fair share of the group first, then rarer ones, then
+    # corpus-wide words.
     order = [int(i) for i in np.argsort(-(relevance * bonus), kind="stable")]
-    order = [i for i in order if not generic[cand[i]]] + [i for i in order if generic[cand[i]]]
+    tier = [
+        2 if generic[cand[i]] else 0 if doc_share[cand[i]] >= MIN_GROUP_SHARE else 1 for i in order
+    ]
+    order = [i for _, i in sorted(zip(tier, order, strict=True), key=lambda pair: pair[0])]
     ranked = [_extend(phrases[i], phrases, share) for i in order]
     ranked = list(dict.fromkeys(ranked))  # drop repeats, keep order
     return ranked, [phrases[i] for i in keywords_idx]
@@ -211,13 +220,35 @@ def join_labels(child_labels: list[str]) -> str:
     return f"{first} & {second}"
 
 
+def _label_key(label: str) -> str:
+    """Lower-case words without plural 's' or possessive ("God's" -> "god")."""
+    words = re.findall(r"[a-z0-9]+", label.lower().replace("'s", ""))
+    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
+
+
+def clashes(label: str, taken: set[str]) -> bool:
+    """Whether `label` reads as one already taken: same words up to plurals and possessives,
+    or, for single words of 5+ letters, one a prefix of the other ("Homosexual"/"Homosexuality",
+    "Window"/"Windows")."""
+    key = _label_key(label)
+    keys = {_label_key(t) for t in taken}
+    if key in keys:
+        return True
+    if " " in key or len(key) < 5:
+        return False
+    return any(
+        " " not in k and len(k) >= 5 and (k.startswith(key) or key.startswith(k)) for k in keys
+    )
+
+
 def _unique_label(
     ranked: list[str], keywords: list[str], texts: list[str], taken: set[str], g: int
 ) -> str:
-    forms: list[str] = []  # computed one by one: usually the first is free (75k: 1000s of calls)
-    for phrase in ranked[:N_CANDIDATES]:
-        forms.append(surface_form(phrase, texts[:200]))
-        if as_label(forms[-1]).lower() not in taken:
+    sample = texts[:200]
+    forms: list[str] = []  # one by one: usually the first is free (75k: 1000s of calls)
+    for phrase in ranked[:N_CANDIDATES]:  # lazily: completing a phrase scans the texts
+        forms.append(surface_form(complete_phrase(phrase, sample), sample))
+        if not clashes(as_label(forms[-1]), taken):
             return as_label(forms[-1])
     if len(forms) >= 2:  # every single phrase is taken: combine the two best
         label = f"{as_label(forms[0])}: {forms[1]}"

@@ -6,8 +6,6 @@ times them, shows progress, and caches the expensive deterministic steps on disk
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -67,22 +65,10 @@ class _Stages:
 
 
 def _cached(cache_dir: Path, stage: str, key_parts: list[Any], compute) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Return compute() (a dict of arrays), memoised on disk under a hash of key_parts."""
-    digest = hashlib.sha256()
-    for part in key_parts:
-        digest.update(part.tobytes() if isinstance(part, np.ndarray) else json.dumps(part).encode())
-    path = cache_dir / "stages" / f"{stage}-{digest.hexdigest()[:24]}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never trusted
-            path.unlink(missing_ok=True)
-    result = compute()
-    from taxonomy.atomic import write_atomic
+    """Return compute() (a dict of arrays), memoised on disk; damaged entries are recomputed."""
+    from taxonomy.stage_cache import cached_arrays
 
-    write_atomic(path, lambda handle: np.savez(handle, **result))
-    return result
+    return cached_arrays(cache_dir, stage, key_parts, compute)
 
 
 def _settle(
@@ -229,14 +215,7 @@ def run(
         topic_of, theme_of_topic = draft.topic_of, np.asarray(draft.theme_of_topic)
         n_topics, n_themes = len(draft.topic_ids), len(draft.theme_ids)
         theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
-        paper_ids = [p.id for p in corpus.papers]
-        settled = {}
-        for groups, ids, prev_nodes in (
-            (topic_of, draft.topic_ids, previous.topics if previous else []),
-            (theme_of, draft.theme_ids, previous.themes if previous else []),
-        ):
-            members = [[paper_ids[i] for i in np.flatnonzero(groups == g)] for g in range(len(ids))]
-            settled |= curate.settle_labels(ids, members, draft.labels, prev_nodes)
+        settled = curate.preset_labels(draft, theme_of, corpus, previous)
     with stage("label"):
         # Large corpora: phrases are counted on the fitted sample (see scale.label_rows).
         rows = scale.label_rows(sample, topic_of)
@@ -297,7 +276,12 @@ def run(
     )
     previous_nodes = (previous.themes, previous.topics, previous.papers) if previous else None
     changes = diff_runs(
-        previous_nodes, theme_records, topic_records, len(corpus), [vars(o) for o in seed_outcomes]
+        previous_nodes,
+        theme_records,
+        topic_records,
+        len(corpus),
+        [vars(o) for o in seed_outcomes],
+        deleted=frozenset(edits.spec.delete),
     )
 
     result = RunResult(

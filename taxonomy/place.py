@@ -6,8 +6,8 @@ embedded (cached), and given to the nearest topic centroid (`taxonomy.assign`). 
 similar to its best topic than the floor goes to the "Unassigned / possibly new theme" bucket.
 
 The floor comes from the fitted topics themselves: the FLOOR_QUANTILE quantile of the fitted
-papers' similarity to their own topic's centroid, i.e. a new paper is left out when it is less
-similar to its best topic than 95 % of the fitted papers are to theirs.
+papers' similarity to their own topic's centroid (computed without them), i.e. a new paper is
+left out when it is less similar to its best topic than 95 % of the fitted papers are to theirs.
 
 Each new paper is drawn on the map at the similarity-weighted mean position of its MAP_NEIGHBOURS
 most similar fitted papers. documents.csv and map.html are rewritten atomically (through the
@@ -37,15 +37,24 @@ NEW_THEME_LABEL = "Unassigned / possibly new theme"
 
 
 def similarity_floor(embeddings: np.ndarray, topic_of: np.ndarray) -> float:
-    """The FLOOR_QUANTILE quantile of fitted papers' cosine to their own topic centroid."""
-    from taxonomy.cluster import topic_centroids
+    """The FLOOR_QUANTILE quantile of fitted papers' cosine to their own topic's centroid.
 
-    assigned = topic_of >= 0
-    if not assigned.any():
+    Each paper is compared with its topic's centroid computed without it (leave-one-out), as a
+    new paper would be; otherwise small topics, whose centroid is mostly their own members,
+    would set the floor too high.
+    """
+    unit = normalize(np.asarray(embeddings, np.float32))
+    sims: list[np.ndarray] = []
+    for t in np.unique(topic_of[topic_of >= 0]):
+        members = unit[topic_of == t]
+        if len(members) < 2:
+            continue
+        rest = members.sum(axis=0) - members
+        norms = np.maximum(np.linalg.norm(rest, axis=1), 1e-12)
+        sims.append((members * rest).sum(axis=1) / norms)
+    if not sims:
         return 0.0
-    centroids = topic_centroids(embeddings, topic_of)
-    own = (normalize(embeddings[assigned]) * centroids[topic_of[assigned]]).sum(axis=1)
-    return round(float(np.quantile(own, FLOOR_QUANTILE)), 6)
+    return round(float(np.quantile(np.concatenate(sims), FLOOR_QUANTILE)), 6)
 
 
 def run_record(state: RunState, changes: dict[str, Any]) -> dict[str, str]:
@@ -162,18 +171,14 @@ def assign_files(
     themes = _nodes_from_documents(frame)
     by_id = {topic.id: topic for theme in themes for topic in theme.children}
     theme_of = {topic.id: theme for theme in themes for topic in theme.children}
-    outsiders = TaxonomyNode(NEW_THEME_ID, NEW_THEME_LABEL, [], [], [])
     for k, node_id in enumerate(topic_ids):
-        i = len(old_papers) + k
-        if node_id in by_id:
-            by_id[node_id].members.append(i)
-            theme_of[node_id].members.append(i)
-        else:
-            outsiders.members.append(i)
-    if outsiders.members:
-        bucket = TaxonomyNode(NEW_THEME_ID, NEW_THEME_LABEL, [], list(outsiders.members), [])
-        outsiders.children.append(bucket)
-        themes.append(outsiders)
+        key = node_id or NEW_THEME_ID
+        if key not in by_id:  # the bucket, made on first use (or kept from an earlier assign)
+            bucket = TaxonomyNode(NEW_THEME_ID, NEW_THEME_LABEL, [], [], [])
+            themes.append(TaxonomyNode(NEW_THEME_ID, NEW_THEME_LABEL, [], [], [], [bucket]))
+            by_id[key], theme_of[key] = bucket, themes[-1]
+        by_id[key].members.append(len(old_papers) + k)
+        theme_of[key].members.append(len(old_papers) + k)
     all_papers = old_papers + new_papers
     source = _MapSource(Corpus(all_papers, len(all_papers)), themes, layout)
     placed.files = write_tables_and_map(source, run_dir, map_html=map_html)

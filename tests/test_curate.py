@@ -230,6 +230,15 @@ def test_match_ids_keeps_overlapping_nodes_and_never_reuses():
     assert ids == ["topic-2", "topic-1"] and next_id == 3
 
 
+def test_new_papers_do_not_count_against_a_match():
+    previous = [node("topic-1", range(0, 6)), node("topic-2", range(6, 40))]
+    # topic-1 keeps 5 of its 6 papers and gains 5 papers the first run did not have
+    grown = [f"p{i}" for i in range(1, 6)] + [f"new{i}" for i in range(5)]
+    members = [grown, [f"p{i}" for i in range(6, 40)] + ["p0"]]
+    ids, _ = match_ids(members, np.array([[0.0, 1.0], [0.0, 1.0]]), previous, "topic", 3)
+    assert ids == ["topic-1", "topic-2"]
+
+
 def test_kept_and_fixed_labels():
     previous = [node("topic-1", range(10), "Old"), node("topic-2", range(10, 20), "Gone")]
     members = [[f"p{i}" for i in range(10)], [f"p{i}" for i in range(30, 40)]]
@@ -313,14 +322,30 @@ def test_seed_takes_supported_papers_and_nearby_topics():
     assert sorted(set(compact.tolist())) == [0, 1, 2] and names == {2: "KV cache"}
 
 
-def test_similarity_floor_is_a_low_quantile_of_members():
+def test_similarity_floor_is_a_low_quantile_of_leave_one_out_similarities():
     rng = np.random.default_rng(1)
-    embeddings = np.vstack(
-        [[1, 0, 0] + 0.2 * rng.normal(size=(50, 3)), [0, 1, 0] * np.ones((50, 3))]
-    )
-    topic_of = np.repeat([0, 1], 50)
+    embeddings = np.vstack([[1, 0, 0] + 0.3 * rng.normal(size=(60, 3)), [[0, 1, 0]] * 3])
+    topic_of = np.repeat([0, 1, 2], [60, 2, 1])  # topic 2 is a singleton: no evidence
     floor = similarity_floor(embeddings, topic_of)
-    own = embeddings[:50] / np.linalg.norm(embeddings[:50], axis=1, keepdims=True)
-    centroid = own.mean(axis=0) / np.linalg.norm(own.mean(axis=0))
+    unit = embeddings[:60] / np.linalg.norm(embeddings[:60], axis=1, keepdims=True)
+    loo = [unit[i] @ (rest := unit.sum(axis=0) - unit[i]) / np.linalg.norm(rest) for i in range(60)]
     assert 0 < floor < 1
-    assert abs((np.r_[own @ centroid, np.ones(50)] < floor).mean() - 0.05) <= 0.02
+    assert np.isclose(floor, np.quantile(loo + [1.0, 1.0], 0.05), atol=1e-5)
+
+
+def test_assign_command_has_help():
+    from typer.testing import CliRunner
+
+    from taxonomy.cli import app
+
+    res = CliRunner().invoke(app, ["assign", "--help"])
+    assert res.exit_code == 0 and "Place new abstracts" in res.output
+
+
+def test_diff_reports_a_deleted_node_as_removed():
+    prev = [node("topic-1", range(0, 10), "A"), node("topic-2", range(10, 14), "B")]
+    cur = [node("topic-1", range(0, 14), "A")]  # topic-2's papers all went to topic-1
+    assert diff_runs((prev, prev, 14), cur, cur, 14)["topics"]["merged"]
+    changes = diff_runs((prev, prev, 14), cur, cur, 14, deleted=frozenset({"topic-2"}))
+    assert changes["topics"]["merged"] == []
+    assert [n["id"] for n in changes["topics"]["removed"]] == ["topic-2"]

@@ -14,12 +14,15 @@ from taxonomy.evaluate import (
     UNASSIGNED,
     coherence_report,
     evaluate_run,
+    format_label_check,
     format_report,
     join_labels,
+    label_check,
     load_labels,
     read_documents,
     read_topic_keywords,
 )
+from taxonomy.evaluate.datasets import newsgroups_rows
 from taxonomy.evaluate.metrics import (
     ari,
     harmonic_purity,
@@ -376,3 +379,69 @@ def test_read_topic_keywords(tmp_path):
     path.write_text("themes: [\n", encoding="utf-8")
     with pytest.raises(TaxonomyError, match="invalid YAML"):
         read_topic_keywords(path)
+
+
+def test_unassigned_papers_are_one_cluster_hand_computed():
+    # gold a a b b / topics t1 t1 t2 "" -> clusters x x y U. Cells: a:x2, b:y1 U1.
+    # sum C(n_ij,2) = 1; rows C(2,2)+C(2,2) = 2; cols C(2,2) = 1; C(4,2) = 6.
+    # expected = 2*1/6 = 1/3; max = (2 + 1)/2 = 3/2; ARI = (1 - 1/3)/(3/2 - 1/3) = 4/7.
+    docs = _labelled(["t1", "t1", "t2", ""], ["h1", "h1", "h2", ""], list("aabb"))
+    topic = evaluate_run(docs, None)["levels"]["topic"]
+    assert topic["ari"] == pytest.approx(4 / 7)
+    # purity: columns x, y, U -> 2 + 1 + 1 = 4/4; inverse: rows a 2, b 1 -> 3/4.
+    assert topic["purity"] == pytest.approx(1.0)
+    assert topic["inverse_purity"] == pytest.approx(0.75)
+    assert topic["coverage"] == pytest.approx(0.75) and topic["n_clusters"] == 2
+
+
+def test_label_check_names_the_topic_holding_most_of_each_class():
+    true = ["a"] * 4 + ["b"] * 3 + ["c"]
+    ids = ["t1", "t1", "t2", "", "t2", "t2", "t3", "t3", "t9"]
+    names = ["KV cache", "KV cache", "Speech", "", "Speech", "Speech", "Code", "Code", "x"]
+    rows = label_check(true, (ids, names), scored=list(range(8)), min_papers=3)
+    # a: t1 twice, t2 once, one unassigned -> t1; b: t2 twice (docs 4, 5), t3 once -> t2;
+    # c has 1 paper (< 3) -> no row.
+    assert [(r["class"], r["topic_label"], r["in_topic"], r["papers"]) for r in rows] == [
+        ("a", "KV cache", 2, 4),
+        ("b", "Speech", 2, 3),
+    ]
+    assert rows[0]["share"] == pytest.approx(0.5)
+    # A tie goes to the topic id first in sorted order.
+    tie = label_check(["a", "a"], (["t2", "t1"], ["B", "A"]), scored=[0, 1], min_papers=2)
+    assert tie[0]["topic_label"] == "A"
+
+
+def test_evaluate_run_reports_label_check_when_topics_have_labels():
+    docs = _labelled(["t1"] * 8 + ["t2"] * 2, ["h1"] * 10, ["a"] * 9 + ["b"])
+    docs["topic_label"] = ["Alpha"] * 8 + ["Beta"] * 2
+    result = evaluate_run(docs, None)
+    assert result["label_check"] == [
+        {
+            "class": "a",
+            "papers": 9,
+            "topic_id": "t1",
+            "topic_label": "Alpha",
+            "in_topic": 8,
+            "share": pytest.approx(8 / 9),
+        }
+    ]
+    assert format_label_check(result).row_count == 1
+    assert "label_check" not in evaluate_run(docs.drop(columns="topic_label"), None)
+
+
+def test_newsgroup_posts_are_stripped_like_scikit_learn():
+    post = (
+        "From: someone@example.com\nSubject: engines\n\n"
+        "> quoted reply line\nIn article <1@x> someone writes:\n"
+        "The rotary engine is light and smooth.\n\n-- \nsig line\n"
+    )
+    frame = pd.DataFrame(
+        {
+            "split": ["test", "test", "train"],
+            "text": [post, "Subject: hi\n\nok then", post],
+            "label_name": ["rec.autos", "misc.forsale", "rec.autos"],
+        }
+    )
+    rows = newsgroups_rows(frame, "test")
+    # Header, quote, "In article" line and signature go; a 2-word post is dropped.
+    assert rows == [("The rotary engine is light and smooth.\n", "rec.autos")]

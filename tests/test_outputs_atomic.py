@@ -178,11 +178,15 @@ def test_run_killed_during_the_swap_leaves_complete_outputs(versions, tmp_path, 
     assert read_outputs(out) == new and verify_outputs(out) == []
 
 
-def test_same_input_gives_identical_bytes_in_separate_processes(versions, tmp_path):
-    config_b, _, _ = versions
-    procs = [cli(config_b, tmp_path / f"p{seed}", hash_seed=seed) for seed in ("1", "2")]
+@pytest.mark.parametrize(
+    "n_papers",
+    [16, pytest.param(80, marks=pytest.mark.slow)],  # 80: the UMAP + HDBSCAN path (>= 30)
+)
+def test_same_input_gives_identical_bytes_in_separate_processes(tmp_path, n_papers):
+    config = make_config(tmp_path / "in", n_papers, "det", tmp_path / "cache")
+    procs = [cli(config, tmp_path / f"p{seed}", hash_seed=seed) for seed in ("1", "2")]
     for proc in procs:
-        _, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=500)
         assert proc.returncode == 0, err
     for name in (*ALL_FILES, MANIFEST):
         assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
@@ -209,8 +213,11 @@ def test_publish_replaces_the_set_and_cleans_leftovers(tmp_path):
     (out / ".staging-dead/a.txt").write_bytes(b"half")
     (out / ".a.txt.x1y2.tmp").write_bytes(b"half")
     (out / "notes.md").write_bytes(b"mine")  # not ours: left alone
+    (out / f".staging-{os.getpid()}-live").mkdir()  # a run still going: left alone
     publish(out, {"a.txt": b"2", "b.txt": b"2"})
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", MANIFEST, "notes.md"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f".staging-{os.getpid()}-live", "a.txt", "b.txt", MANIFEST, "notes.md"]
+    )
     assert (out / "a.txt").read_bytes() == b"2" and verify_outputs(out) == []
     assert oct((out / "a.txt").stat().st_mode & 0o777) == oct(0o644)
     (out / "b.txt").write_bytes(b"edited")
@@ -238,3 +245,64 @@ def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
     assert changed == ["documents.csv", "map.html"]
     manifest = json.loads((out / MANIFEST).read_text())
     assert sorted(manifest["files"]) == sorted(ALL_FILES) and verify_outputs(out) == []
+
+
+def test_eval_warns_about_a_mixed_output_set(versions, tmp_path):
+    from typer.testing import CliRunner
+
+    from taxonomy.cli import app
+
+    _, _, new_dir = versions
+    out = tmp_path / "run"
+    shutil.copytree(new_dir, out)
+    clean = CliRunner().invoke(app, ["eval", "--run", str(out), "--json"])
+    assert clean.exit_code == 0 and "warning" not in clean.output, clean.output
+    (out / MANIFEST).unlink()  # as a run killed between its renames leaves it
+    mixed = CliRunner().invoke(app, ["eval", "--run", str(out), "--json"])
+    assert mixed.exit_code == 0
+    assert f"warning: {out / MANIFEST}: missing" in mixed.output
+
+
+def test_publish_never_writes_through_links_out_of_the_folder(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_bytes(b"keep me too")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "taxonomy.yaml").symlink_to(victim)  # an output name pointing out of the folder
+    (out / ".staging-old").symlink_to(outside)  # a "leftover" that is a link to elsewhere
+    publish(out, {"taxonomy.yaml": b"new"})
+    assert victim.read_bytes() == b"keep me" and (outside / "precious").exists()
+    assert not (out / "taxonomy.yaml").is_symlink()
+    assert (out / "taxonomy.yaml").read_bytes() == b"new"
+
+
+@pytest.mark.slow
+def test_real_model_runs_are_identical_across_processes(tmp_path):
+    # Each process embeds with the real model into its own cache: the vectors, not only the
+    # later stages, must not depend on the process.
+    config = make_config(tmp_path / "in", 20, "real", tmp_path / "unused")
+    procs = []
+    for seed in ("1", "2"):
+        cfg = yaml.safe_load(config.read_text())
+        cfg["cache_dir"] = str(tmp_path / f"cache{seed}")
+        path = tmp_path / f"config{seed}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": seed}
+        args = ["run", "--config", str(path), "--out", str(tmp_path / f"p{seed}"), "--quiet"]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "taxonomy.cli", *args],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    for name in (*ALL_FILES, MANIFEST):
+        assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name

@@ -4,8 +4,14 @@ import numpy as np
 
 from taxonomy.cluster import auto_min_size, cluster_vectors, reassign_outliers
 from taxonomy.hierarchy import group_topics
-from taxonomy.keyphrases import class_tfidf, count_phrases, phrases, surface_form
-from taxonomy.label import label_groups
+from taxonomy.keyphrases import (
+    class_tfidf,
+    complete_phrase,
+    count_phrases,
+    phrases,
+    surface_form,
+)
+from taxonomy.label import clashes, label_groups
 from taxonomy.reduce import combine_vectors, reduce_vectors
 
 
@@ -78,8 +84,10 @@ def test_tiny_corpus_is_one_topic():
 
 
 def test_auto_min_size_grows_slowly():
-    assert auto_min_size(10) >= 3
-    assert auto_min_size(500) < auto_min_size(75_000) <= 500
+    assert auto_min_size(10) == 3
+    # 0.085 * n^(2/3): 461 -> 5.07, 7_432 -> 32.3, 75_000 -> 151.0
+    assert [auto_min_size(n) for n in (461, 7_432, 75_000)] == [5, 32, 151]
+    assert auto_min_size(10**9) == 1000
 
 
 def test_group_topics_joins_similar_topics():
@@ -119,3 +127,54 @@ def test_labels_are_unique_and_descriptive():
     same = label_groups(np.zeros(20, int), 1, counts, vocab, texts, x, taken={out[0].label.lower()})
     assert same[0].label.lower() != out[0].label.lower()
     assert len(out[0].representatives) == 3
+
+
+def test_complete_phrase_extends_fragments_to_what_authors_write():
+    texts = [
+        "We study retrieval-augmented language models.",
+        "Retrieval-augmented language models retrieve text.",
+        "A retrieval augmented language model helps.",
+        "in-context examples matter; choosing in-context examples is hard",
+        "the KV cache grows; compress the KV cache; a KV cache eviction policy",
+    ]
+    # "model"/"models" count as one follower (3 of 3 occurrences); hyphenated "in-" is kept
+    # although "in" is a stop word; a plain stop word ("the", 2 of 3) never is.
+    assert complete_phrase("retrieval augmented language", texts) == (
+        "retrieval augmented language models"
+    )
+    assert complete_phrase("context examples", texts) == "in context examples"
+    assert surface_form("in context examples", texts) == "in-context examples"
+    assert complete_phrase("kv cache", texts) == "kv cache"
+    # A participle needs its noun: "generation" follows 2 of 4 uses (< 0.6, but >= 0.8 * 0.6),
+    # and content words follow all 4.
+    rag = ["retrieval-augmented generation"] * 2
+    rag += ["retrieval augmented language", "retrieval augmented LMs"]
+    assert complete_phrase("retrieval augmented", rag) == "retrieval augmented generation"
+    # No dominant neighbour (2 different followers of 2 occurrences): unchanged.
+    assert complete_phrase("neural", ["neural networks", "neural codecs"]) == "neural"
+
+
+def test_label_prefers_phrases_most_group_papers_use():
+    # "rare term" has the highest c-TF-IDF (30 uses) but only 2 of the group's 20 papers use
+    # it (< MIN_GROUP_SHARE); "shared topic alpha" is in 18 of them.
+    group = ["shared topic alpha"] * 18 + ["rare term. " * 30 + "shared topic"] * 2
+    texts = group + ["background words beta"] * 100
+    counts, vocab = count_phrases(texts, max_ngram=2)
+    groups = np.array([0] * 20 + [1] * 100)
+    vectors = np.eye(120, dtype=np.float32)
+    labels = label_groups(groups, 2, counts, vocab, texts, vectors, n_keywords=3)
+    assert [g.label for g in labels] == ["Shared topic alpha", "Background words beta"]
+
+
+def test_possessives_and_contractions_in_phrases():
+    got = phrases("God's love; I don't know that we can't say")
+    assert "god" in got and "god love" in got
+    assert not any("'" in p for p in got)
+
+
+def test_labels_that_read_the_same_clash():
+    taken = {"homosexual", "window", "god", "sentence embedding", "drive"}
+    assert clashes("Homosexuality", taken) and clashes("Windows", taken)
+    assert clashes("God's", taken) and clashes("Sentence embeddings", taken)
+    assert not clashes("Hard drive", taken)  # a longer phrase says more than its head word
+    assert not clashes("Code", {"codec"})  # short words: no prefix rule

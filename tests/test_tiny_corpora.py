@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
@@ -119,3 +122,39 @@ def test_empty_folder_via_cli_exits_2_with_one_line(tmp_path):
     assert res.exit_code == 2
     assert res.output.strip().count("\n") == 0 and "Traceback" not in res.output
     assert f"no abstracts found in {empty}" in res.output
+
+
+@pytest.mark.slow
+def test_real_model_on_tiny_corpora(tmp_path, monkeypatch):
+    monkeypatch.undo()  # the real sentence model, not the stand-in
+    for n in (1, 3, 20):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        result = run(make_config(folder, ABSTRACTS[:n]), out=folder / "out")
+        check_outputs(result.out_dir, n)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(
+    records=st.lists(
+        st.fixed_dictionaries(
+            {"abstract": st.text(min_size=1, max_size=300), "title": st.text(max_size=40)}
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_text_gives_valid_outputs(records):
+    # 40 generated corpora of arbitrary Unicode (controls, surrogates, RTL, emoji, ...).
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        lines = [json.dumps(r) for r in records]
+        (folder / "papers.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        cfg = {"cache_dir": str(folder / "c"), "input": {"paths": [str(folder / "papers.jsonl")]}}
+        (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+        try:  # embeddings: the autouse stand-in, active for every example
+            result = run(folder / "config.yaml", out=folder / "out")
+        except TaxonomyError as err:  # every abstract blank after cleaning
+            assert "no abstracts found" in str(err)
+            return
+        check_outputs(result.out_dir, len(result.corpus))

@@ -2,7 +2,8 @@
 
 Per level (themes, topics), comparing the previous run's final nodes with this run's:
   - renamed: same id, different label;  moved: a topic under a different theme;
-  - merged: a node holding at least half of the papers of each of two or more previous nodes;
+  - merged: a node holding at least half of the papers of each of two or more previous nodes
+    (nodes the user deleted are reported as removed, not as merged into their papers' new home);
   - split: a previous node at least SPLIT_SHARE of whose papers went to each of two or more
     nodes that each came mostly (more than half) from it;
   - added / removed: ids that appear / disappear and are not part of a merge or split.
@@ -25,7 +26,10 @@ def _brief(node: NodeRecord) -> dict[str, Any]:
     return {"id": node.id, "label": node.label, "papers": len(node.members)}
 
 
-def diff_level(previous: list[NodeRecord], current: list[NodeRecord]) -> dict[str, Any]:
+def diff_level(
+    previous: list[NodeRecord], current: list[NodeRecord], deleted: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Changes of one level; `deleted` ids (deleted by the user) are never merge sources."""
     prev_ids = {p.id for p in previous}
     cur_ids = {c.id for c in current}
     inter = (
@@ -38,7 +42,11 @@ def diff_level(previous: list[NodeRecord], current: list[NodeRecord]) -> dict[st
     merged, split = [], []
     in_merge_or_split: set[str] = set()
     for j, node in enumerate(current):
-        sources = [i for i in range(len(previous)) if inter[i, j] >= 0.5 * prev_size[i]]
+        sources = [
+            i
+            for i in range(len(previous))
+            if inter[i, j] >= 0.5 * prev_size[i] and previous[i].id not in deleted
+        ]
         if len(sources) >= 2:
             merged.append({**_brief(node), "from": [_brief(previous[i]) for i in sources]})
             in_merge_or_split.update([node.id, *(previous[i].id for i in sources)])
@@ -86,14 +94,19 @@ def diff_runs(
     topics: list[NodeRecord],
     papers: int,
     seeds: list[dict[str, Any]] | None = None,
+    deleted: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Changes relative to `previous` = (themes, topics, papers) of the last run, or None."""
+    """Changes relative to `previous` = (themes, topics, papers) of the last run, or None.
+
+    `deleted`: ids the user deleted, reported as removed even when their papers all went to
+    one neighbour (which would otherwise look like a merge).
+    """
     prev_themes, prev_topics, prev_papers = previous or ([], [], 0)
     return {
         "first_run": previous is None,
         "papers": {"previous": prev_papers, "current": papers},
-        "themes": diff_level(prev_themes, themes),
-        "topics": diff_level(prev_topics, topics),
+        "themes": diff_level(prev_themes, themes, deleted),
+        "topics": diff_level(prev_topics, topics, deleted),
         "seeds": seeds or [],
     }
 

@@ -147,6 +147,8 @@ def parse_curation(text: str, source: str) -> Edits:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark is not None else None
         raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
+    except RecursionError:
+        raise TaxonomyError("invalid YAML: nested too deeply", path=source) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -189,11 +191,9 @@ def load_curation(path: str | Path | None, *, required: bool) -> Edits:
         if required:
             raise TaxonomyError("curation file not found", path=str(path))
         return Edits(path=str(path))
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise TaxonomyError("curation file is not UTF-8 text", path=str(path)) from None
-    return parse_curation(text, str(path))
+    from taxonomy.ingest.textio import read_text  # the input's encoding policy (UTF-16 etc.)
+
+    return parse_curation(read_text(file), str(path))
 
 
 def check_conflicts(edits: Edits) -> None:

@@ -37,7 +37,9 @@ __all__ = [
     "UNASSIGNED",
     "coherence_report",
     "evaluate_run",
+    "format_label_check",
     "format_report",
+    "label_check",
     "join_labels",
     "load_labels",
     "read_documents",
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 LEVELS = ("topic", "theme")
+LABEL_CHECK_MIN = 8  # gold classes at least this large get a label check
 UNASSIGNED = "<unassigned>"  # the cluster that unassigned papers are scored as
 
 
@@ -122,7 +125,51 @@ def evaluate_run(
         ):
             level_result[name] = metric(true, pred) if scored else None
         result["levels"][level] = level_result
+    if "topic_label" in documents:
+        result["label_check"] = label_check(
+            true, [_column(documents, c) for c in ("topic_id", "topic_label")], scored
+        )
     return result
+
+
+def label_check(
+    true: Sequence[str],
+    topic_columns: Sequence[Sequence[str]],
+    scored: Sequence[int],
+    min_papers: int = LABEL_CHECK_MIN,
+) -> list[dict[str, Any]]:
+    """For each gold class of at least `min_papers` scored papers: the topic holding most of them.
+
+    `topic_columns` is (topic ids, topic labels) over all documents; `scored[i]` is the
+    document of `true[i]`. Ties go to the topic id first in sorted order; unassigned papers
+    never count as a topic. A reader then judges whether the label names the class.
+    """
+    ids, names = topic_columns
+    by_class: dict[str, list[int]] = {}
+    for gold, doc in zip(true, scored, strict=True):
+        by_class.setdefault(gold, []).append(doc)
+    rows = []
+    for gold in sorted(by_class, key=lambda c: (-len(by_class[c]), c)):
+        docs = by_class[gold]
+        if len(docs) < min_papers:
+            continue
+        counts: dict[str, int] = {}
+        for doc in docs:
+            if ids[doc]:
+                counts[ids[doc]] = counts.get(ids[doc], 0) + 1
+        topic = min(counts, key=lambda t: (-counts[t], t)) if counts else ""
+        label = next((names[d] for d in docs if ids[d] == topic), "") if topic else ""
+        rows.append(
+            {
+                "class": gold,
+                "papers": len(docs),
+                "topic_id": topic,
+                "topic_label": label,
+                "in_topic": counts.get(topic, 0),
+                "share": counts.get(topic, 0) / len(docs),
+            }
+        )
+    return rows
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -204,6 +251,22 @@ def _labelled_table(result: Mapping[str, Any]) -> Table:
         table.add_column(level.capitalize(), justify="right")
     for name, key in rows:
         table.add_row(name, *(_fmt(lv[key]) for lv in result["levels"].values()))
+    return table
+
+
+def format_label_check(result: Mapping[str, Any]) -> Table | None:
+    """The label check of `evaluate_run` as a table (None when the run has no topic labels)."""
+    rows = result.get("label_check")
+    if not rows:
+        return None
+    table = Table(
+        title="Label check: the topic holding most of each gold class",
+        caption=f"gold classes with at least {LABEL_CHECK_MIN} scored papers",
+    )
+    for name in ("Gold class", "Papers", "Topic label", "Papers in topic"):
+        table.add_column(name, justify="right" if name.startswith("Papers") else "left")
+    for row in rows:
+        table.add_row(row["class"], str(row["papers"]), row["topic_label"], str(row["in_topic"]))
     return table
 
 

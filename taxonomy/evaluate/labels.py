@@ -55,6 +55,8 @@ def _jsonl_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise TaxonomyError(f"invalid JSON: {err.msg}", path=path, line=number) from err
+        except RecursionError:
+            raise TaxonomyError("invalid JSON: nested too deeply", path=path, line=number) from None
         if not isinstance(obj, dict):
             raise TaxonomyError("expected a JSON object", path=path, line=number)
         records.append((number, obj))
@@ -87,10 +89,9 @@ def load_labels(path: Path | str, label_field: str | None = None) -> pd.DataFram
     path = Path(path)
     if not path.is_file():
         raise TaxonomyError("labels file not found", path=path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise TaxonomyError(f"not UTF-8 text: {err}", path=path) from err
+    from taxonomy.ingest.textio import read_text  # the input's encoding policy
+
+    text = read_text(path)
     is_csv = path.suffix.lower() == ".csv"
     records = (_csv_records if is_csv else _jsonl_records)(path, text)
     if not records:

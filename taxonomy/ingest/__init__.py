@@ -6,8 +6,8 @@ Supported input (see the modules for details):
 - `.csv`, `.tsv`, `.jsonl`, `.json` (a list of objects), `.parquet` with configurable
   title/abstract/id columns (`tabular`);
 - `.bib` entries with an `abstract` field (`bibtex`).
-Text formats may be gzipped (`.csv.gz`). Text must be UTF-8 (or UTF-16 with a BOM); other
-encodings are an error rather than a guess (`textio`).
+Text formats may be gzipped (`.csv.gz`). Text may be UTF-8, UTF-16/32 (with or without a
+BOM) or an 8-bit export (cp1252 / latin-1); binary files are an error (`textio`).
 """
 
 from __future__ import annotations

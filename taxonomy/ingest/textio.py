@@ -5,8 +5,9 @@ Encoding policy (the same for every text format and the config file):
 2. UTF-16 without a BOM is recognised by its zero bytes (ASCII-range text in UTF-16 has a
    zero in every other byte; UTF-8 text has none);
 3. otherwise bytes that are valid UTF-8 are UTF-8;
-4. otherwise the file is an 8-bit export: Windows-1252 (a superset of latin-1 for printable
-   text: smart quotes, dashes), or latin-1 for the few bytes cp1252 leaves undefined.
+4. otherwise the file is (at least in part) an 8-bit export: each line that is not UTF-8 is
+   Windows-1252 (a superset of latin-1 for printable text: smart quotes, dashes), or latin-1
+   for the few bytes cp1252 leaves undefined.
 Text that still holds NUL bytes or is mostly control characters is a binary file: an error
 naming the file and line, never a garbled abstract.
 """
@@ -81,11 +82,29 @@ def detect_encoding(data: bytes) -> str:
     return "cp1252"
 
 
+def _decode_8bit(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
 def decode_text(data: bytes, path: Path | str) -> str:
-    """Decode per the module policy; newlines are normalised to '\\n'."""
+    """Decode per the module policy; newlines are normalised to '\\n'.
+
+    Files that are not UTF-8 throughout are decoded line by line: a dump concatenated from a
+    UTF-8 export and a cp1252 one keeps both halves right.
+    """
     encoding = detect_encoding(data)
     try:
-        text = data.decode(encoding)
+        if encoding in ("cp1252", "latin-1"):
+            text = "\n".join(_decode_8bit(line) for line in data.split(b"\n"))
+        else:
+            text = data.decode(encoding)
     except UnicodeDecodeError as err:  # only a damaged UTF-16/32 file gets here
         line = data[: err.start].count(b"\n") + 1
         name = encoding.removesuffix("-sig").upper()
