@@ -40,7 +40,17 @@ BENCH_CACHE = REPO / ".cache/bench"
 NUMBA_WARM = REPO / ".cache/numba"
 MODEL = "all-MiniLM-L6-v2"
 MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
-STAGES = ["ingest", "embed", "lexical", "reduce", "cluster", "assign", "curate", "label"]
+STAGES = [
+    "ingest",
+    "embed",
+    "lexical",
+    "reduce",
+    "cluster",
+    "assign",
+    "curate",
+    "label",
+    "hierarchy",
+]
 
 
 # ---------------------------------------------------------------- worker (one measured run)
