@@ -1,6 +1,10 @@
 """Embed a text file on a CUDA GPU with the pipeline's own model code; write fp16 .npy chunks.
 
     python bench/gpu_embed.py TEXTS.xz MODEL_DIR OUT_DIR [--batch-size 512] [--rows-per-file 18000]
+    python bench/gpu_embed.py --collect CACHE_DIR TEXTS.xz:CHUNK_DIR [TEXTS.xz:CHUNK_DIR ...]
+
+The second form (run back on the CPU machine) stores the returned vectors in the pipeline's
+embedding cache (e.g. .cache/bench/embeddings), keyed by the hash of each text.
 
 TEXTS.xz holds one paper text per line (exactly `taxonomy.models.paper_text`, as the pipeline
 embeds it); MODEL_DIR is a saved copy of the MiniLM model (`bench/gpu_prepare.py` writes an
@@ -24,7 +28,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from taxonomy.embed import _load_model, encode  # noqa: E402
 
 
+def collect(cache_dir: Path, pairs: list[str]) -> None:
+    from taxonomy.embed import _cache_file, load_cache, save_cache
+    from taxonomy.models import text_key
+
+    path = _cache_file(cache_dir, "all-MiniLM-L6-v2", 256)
+    cache = load_cache(path, "all-MiniLM-L6-v2", 384)
+    for pair in pairs:
+        texts_path, chunks = pair.split(":", 1)
+        texts = lzma.decompress(Path(texts_path).read_bytes()).decode("utf-8").split("\n")
+        parts = [np.load(f) for f in sorted(Path(chunks).glob("emb_*.npy"))]
+        vectors = np.concatenate(parts).astype(np.float32)
+        assert len(vectors) == len(texts), f"{pair}: {len(vectors)} vectors, {len(texts)} texts"
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        cache.update({text_key(t): v for t, v in zip(texts, vectors, strict=True)})
+    save_cache(path, "all-MiniLM-L6-v2", cache)
+    print(f"{len(cache)} vectors in {path}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--collect"]:
+        collect(Path(sys.argv[2]), sys.argv[3:])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("texts")
     parser.add_argument("model")

@@ -200,7 +200,7 @@ def _row(name: str, r: dict) -> str:
     )
 
 
-def report(seeds: dict | None, arxiv: dict, loads: tuple[str, str]) -> str:
+def report(seeds: dict | None, arxiv: dict, loads: list[str]) -> str:
     head = (
         "| run | papers | topics | "
         + " | ".join(STAGES)
@@ -208,10 +208,11 @@ def report(seeds: dict | None, arxiv: dict, loads: tuple[str, str]) -> str:
         + "---|" * (len(STAGES) + 8)
     )
     lines = [
-        "# Benchmarks",
+        "## Results of `make bench`",
         "",
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
-        f"Load average (1/5/15 min) at start: {loads[0]}; at end: {loads[1]} — the 2 cores were "
+        f"Load average (1/5/15 min) at start → end of each bench run: {'; '.join(loads)} — "
+        "the 2 cores were "
         "shared with other jobs, so wall times are pessimistic; compare rows within one run.",
         "Command: `make bench` (`python bench/run_all.py`). Seconds per stage from the pipeline's "
         "own timers; `process s` adds interpreter start and imports; peak RSS from "
@@ -219,7 +220,7 @@ def report(seeds: dict | None, arxiv: dict, loads: tuple[str, str]) -> str:
         "",
     ]
     if seeds:
-        lines += ["## Seeds (461 papers)", "", head]
+        lines += ["### Seeds (461 papers)", "", head]
         for name in ("cold", "warm", "from_embeddings"):
             lines.append(_row(name.replace("_", " "), seeds[name]))
         bert, ours = seeds["bertopic"], seeds["from_embeddings"]
@@ -236,7 +237,7 @@ def report(seeds: dict | None, arxiv: dict, loads: tuple[str, str]) -> str:
             "",
         ]
     if arxiv:
-        lines += ["## arXiv CS abstracts, from cached embeddings", "", head]
+        lines += ["### arXiv CS abstracts, from cached embeddings", "", head]
         for n, r in arxiv.items():
             lines.append(_row(f"arXiv {n}", r))
     return "\n".join(lines) + "\n"
@@ -265,7 +266,13 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true", help="keep other results in --json")
     parser.add_argument("--write", default=str(REPO / "docs/BENCHMARKS.md"))
     parser.add_argument("--json", default=str(REPO / "docs/benchmarks.json"))
+    parser.add_argument("--report-only", action="store_true", help="rewrite --write from --json")
     args = parser.parse_args()
+    if args.report_only:
+        raw = json.loads(Path(args.json).read_text(encoding="utf-8"))
+        arxiv = {int(k): v for k, v in raw.get("arxiv", {}).items()}
+        write_report(Path(args.write), report(raw.get("seeds"), arxiv, raw["loads"]))
+        return
     sys.path.insert(0, str(REPO))
     load_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="taxonomy-bench-") as tmp:
@@ -274,16 +281,18 @@ def main() -> None:
         sizes = [int(s) for s in args.sizes.split(",") if s]
         arxiv = {} if args.skip_arxiv else arxiv_runs(sizes, work)
     load_end = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    sizes_run = ",".join(str(n) for n in arxiv) or "none"
+    loads = [f"{load_start} → {load_end} (seeds: {'no' if seeds is None else 'yes'}, {sizes_run})"]
     if args.merge and Path(args.json).is_file():  # keep earlier results not re-measured
         old = json.loads(Path(args.json).read_text(encoding="utf-8"))
         seeds = seeds or old.get("seeds")
         arxiv = {**{int(k): v for k, v in old.get("arxiv", {}).items()}, **arxiv}
         arxiv = dict(sorted(arxiv.items()))
-        load_start = f"{old['load'][0]} (earlier runs), {load_start} (this one)"
-    text = report(seeds, arxiv, (load_start, load_end))
+        loads = old.get("loads", []) + loads
+    text = report(seeds, arxiv, loads)
     print(text)
     write_report(Path(args.write), text)
-    raw = {"seeds": seeds, "arxiv": arxiv, "machine": machine(), "load": [load_start, load_end]}
+    raw = {"seeds": seeds, "arxiv": arxiv, "machine": machine(), "loads": loads}
     Path(args.json).write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
 
 
