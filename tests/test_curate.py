@@ -308,11 +308,15 @@ def test_seed_takes_supported_papers_and_nearby_topics():
     topic_of = np.array([0] * 4 + [1] * 4 + [2] * 8)
     embeddings = np.tile([1.0, 0.0], (16, 1))
     embeddings[4:8] = [0.0, 1.0]
+    embeddings[11:] = [0.0, 1.0]  # topic 2's other papers pull its centroid away from the seed
+    texts[4] = "other text that uses a KV cache"  # mentions it, but sits squarely in topic 1
     seeds = [Seed(name="KV cache"), Seed(name="Quantum chromodynamics")]
     vectors = np.array([[1.0, 0.0], [0.0, 1.0]])
     out, names, outcomes = apply_seeds(topic_of, embeddings, texts, seeds, vectors, 3)
-    # topic 0 (all evidence) joins whole; topic 2's three KV papers move, the rest stay
+    # topic 0 (all evidence) joins whole; topic 2's three KV papers move (closer to the seed's
+    # topic than to their own), the rest stay
     assert np.flatnonzero(out == 3).tolist() == [0, 1, 2, 3, 8, 9, 10]
+    assert out[4] == 1
     assert names == {3: "KV cache"}
     assert [(o.name, o.supported) for o in outcomes] == [
         ("KV cache", True),
