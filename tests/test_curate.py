@@ -5,7 +5,7 @@ import pytest
 
 from taxonomy.curate import exclude_papers, settle_labels
 from taxonomy.curate.apply import Draft, apply_edits
-from taxonomy.curate.changes import changes_markdown, diff_runs
+from taxonomy.curate.changes import changes_markdown, diff_runs, summary_line
 from taxonomy.curate.edits import Edits, load_curation, parse_curation
 from taxonomy.curate.ids import NodeRecord, match_ids, read_state, write_state
 from taxonomy.curate.seeds import apply_seeds, drop_empty_topics
@@ -294,8 +294,10 @@ def test_diff_finds_each_kind_of_change():
     assert changes["themes"]["added"] == []
     text = changes_markdown(changes)
     assert "- merged: `topic-2` B (10 papers), `topic-3` C (10 papers) → `topic-2` B (20" in text
+    assert summary_line(changes).startswith("topics: 1 added, 1 removed, 1 merged, 1 split")
     first = diff_runs(None, themes, cur_topics, 70)
     assert first["first_run"] and len(first["topics"]["added"]) == len(cur_topics)
+    assert summary_line(first) == "first run"
 
 
 # -- seeds and the assign floor ---------------------------------------------------------------
