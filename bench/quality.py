@@ -154,7 +154,7 @@ def main() -> None:
     from taxonomy.evaluate import evaluate_run, load_labels
 
     cache = Path(args.cache)
-    started = dt.datetime.now(dt.UTC)
+    started, revision = dt.datetime.now(dt.UTC), commit()
     table = [
         "| dataset | papers | method | level | NMI | ARI | harmonic purity | unassigned "
         "| clusters | fit s |",
@@ -193,7 +193,7 @@ def main() -> None:
         [
             "# Quality: taxonomy vs BERTopic defaults",
             "",
-            f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, commit {commit()}, with",
+            f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, commit {revision}, with",
             f"`python bench/quality.py {' '.join(sys.argv[1:])}`.",
             f"Random seeds: {args.seeds} for the seeds, {args.seeds_large} for larger corpora;",
             "mean ± sd over seeds; clusters: mean (min–max). Unassigned papers are scored as one",
