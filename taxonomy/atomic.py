@@ -93,13 +93,33 @@ def _rename(source: Path, target: Path) -> None:
     os.replace(source, target)
 
 
+def _running(staging_name: str) -> bool:
+    """Whether the process that made this staging folder (`.staging-<pid>-...`) still runs."""
+    pid = staging_name.removeprefix(_STAGING_PREFIX).split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def remove_leftovers(out_dir: Path) -> list[Path]:
-    """Delete staging folders and temp files that a killed run left in `out_dir`."""
+    """Delete staging folders and temp files that a killed run left in `out_dir`.
+
+    A staging folder of a process that is still running (a second run into the same folder)
+    is left alone.
+    """
     removed = []
     if not out_dir.is_dir():
         return removed
     for entry in sorted(out_dir.iterdir()):
         if entry.name.startswith(_STAGING_PREFIX) and entry.is_dir():
+            if _running(entry.name):
+                continue
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
         elif _TEMP_FILE.match(entry.name) and entry.is_file():
@@ -131,7 +151,7 @@ def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
         raise TaxonomyError(f"{MANIFEST} is written by publish itself", path=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
     try:
         for name in sorted(contents):
             _write_file(staging / name, contents[name])

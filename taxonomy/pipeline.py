@@ -215,28 +215,24 @@ def run(
         topic_of, theme_of_topic = draft.topic_of, np.asarray(draft.theme_of_topic)
         n_topics, n_themes = len(draft.topic_ids), len(draft.theme_ids)
         theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
-        paper_ids = [p.id for p in corpus.papers]
-        settled = {}
-        for groups, ids, prev_nodes in (
-            (topic_of, draft.topic_ids, previous.topics if previous else []),
-            (theme_of, draft.theme_ids, previous.themes if previous else []),
-        ):
-            members = [[paper_ids[i] for i in np.flatnonzero(groups == g)] for g in range(len(ids))]
-            settled |= curate.settle_labels(ids, members, draft.labels, prev_nodes)
+        settled = curate.preset_labels(draft, theme_of, corpus, previous)
     with stage("label"):
-        counts, vocab = count_phrases(texts, cfg.label.max_ngram)
+        # Large corpora: phrases are counted on the fitted sample (see scale.label_rows).
+        rows = scale.label_rows(sample, topic_of)
+        row_texts = [texts[i] for i in rows]
+        counts, vocab = count_phrases(row_texts, cfg.label.max_ngram)
         label_args = dict(
             counts=counts,
             vocab=vocab,
-            texts=texts,
-            vectors=vectors,
+            texts=row_texts,
+            vectors=vectors[rows],
             n_keywords=cfg.label.n_keywords,
             n_representatives=cfg.label.n_representatives,
             embed_phrases=lambda items: embed_with_cache(items)[0],
-            doc_embeddings=embeddings,
+            doc_embeddings=embeddings[rows],
         )
         taken: set[str] = {label.lower() for label in settled.values()}
-        topic_labels = label.label_groups(topic_of, n_topics, taken=taken, **label_args)
+        topic_labels = label.label_groups(topic_of[rows], n_topics, taken=taken, **label_args)
         topic_auto = _settle(topic_labels, draft.topic_ids, settled, draft.labels)
         allowed = [
             {kw for t in np.flatnonzero(theme_of_topic == j) for kw in topic_labels[t].terms}
@@ -247,7 +243,7 @@ def run(
             for j in range(n_themes)
         ]
         theme_labels = label.label_groups(
-            theme_of,
+            theme_of[rows],
             n_themes,
             taken=taken,
             allowed_terms=allowed,
@@ -256,6 +252,8 @@ def run(
             **label_args,
         )
         theme_auto = _settle(theme_labels, draft.theme_ids, settled, draft.labels)
+        for group in topic_labels + theme_labels:  # row numbers -> paper indices
+            group.representatives = [int(rows[i]) for i in group.representatives]
         themes = build_nodes(
             topic_of, theme_of_topic, topic_labels, theme_labels, draft.topic_ids, draft.theme_ids
         )

@@ -230,6 +230,15 @@ def test_match_ids_keeps_overlapping_nodes_and_never_reuses():
     assert ids == ["topic-2", "topic-1"] and next_id == 3
 
 
+def test_new_papers_do_not_count_against_a_match():
+    previous = [node("topic-1", range(0, 6)), node("topic-2", range(6, 40))]
+    # topic-1 keeps 5 of its 6 papers and gains 5 papers the first run did not have
+    grown = [f"p{i}" for i in range(1, 6)] + [f"new{i}" for i in range(5)]
+    members = [grown, [f"p{i}" for i in range(6, 40)] + ["p0"]]
+    ids, _ = match_ids(members, np.array([[0.0, 1.0], [0.0, 1.0]]), previous, "topic", 3)
+    assert ids == ["topic-1", "topic-2"]
+
+
 def test_kept_and_fixed_labels():
     previous = [node("topic-1", range(10), "Old"), node("topic-2", range(10, 20), "Gone")]
     members = [[f"p{i}" for i in range(10)], [f"p{i}" for i in range(30, 40)]]
@@ -299,11 +308,15 @@ def test_seed_takes_supported_papers_and_nearby_topics():
     topic_of = np.array([0] * 4 + [1] * 4 + [2] * 8)
     embeddings = np.tile([1.0, 0.0], (16, 1))
     embeddings[4:8] = [0.0, 1.0]
+    embeddings[11:] = [0.0, 1.0]  # topic 2's other papers pull its centroid away from the seed
+    texts[4] = "other text that uses a KV cache"  # mentions it, but sits squarely in topic 1
     seeds = [Seed(name="KV cache"), Seed(name="Quantum chromodynamics")]
     vectors = np.array([[1.0, 0.0], [0.0, 1.0]])
     out, names, outcomes = apply_seeds(topic_of, embeddings, texts, seeds, vectors, 3)
-    # topic 0 (all evidence) joins whole; topic 2's three KV papers move, the rest stay
+    # topic 0 (all evidence) joins whole; topic 2's three KV papers move (closer to the seed's
+    # topic than to their own), the rest stay
     assert np.flatnonzero(out == 3).tolist() == [0, 1, 2, 3, 8, 9, 10]
+    assert out[4] == 1
     assert names == {3: "KV cache"}
     assert [(o.name, o.supported) for o in outcomes] == [
         ("KV cache", True),

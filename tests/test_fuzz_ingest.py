@@ -1,13 +1,13 @@
-"""Fuzzing the ingest readers and the config, curation and labels loaders with hypothesis.
+"""Fuzzing the ingest readers with hypothesis (the config, curation and labels loaders: see
+test_fuzz_loaders.py).
 
 The contract under test: whatever bytes a file holds, reading it ends in a corpus of sane papers
 or in one `TaxonomyError` whose single line names the file -- never any other exception. Text in
 latin-1, cp1252 or UTF-16 (with or without a BOM) is read, not rejected.
 
 Cases run per test are fixed with `fuzz(max_examples)` (derandomised: every run checks the same
-inputs): readers 300 + 300 + 150 + 150 + 60 + 60, config 250 + 150, curation file 250 + 100,
-labels file 200 -- 1,970 generated inputs -- plus 73 fixed cases (1 MB single lines,
-empty files, python tags, deep nesting, tiny corpora). About 40 s in all on 2 busy cores.
+inputs): 300 + 300 + 150 + 150 + 60 + 60 = 1,020 generated inputs, plus the fixed cases below
+(1 MB single lines, empty files, empty folders, 0/1/2 papers, encodings).
 """
 
 from __future__ import annotations
@@ -15,102 +15,23 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from taxonomy.config import Config, load_config
-from taxonomy.errors import TaxonomyError
-from taxonomy.ingest import read_corpus
-from taxonomy.models import Corpus
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from fuzzing import ENCODINGS, FRAGMENTS, MB, fuzz, scratch, write  # noqa: E402
 
-
-def fuzz(cases: int) -> settings:
-    """Hypothesis settings running exactly `cases` derandomised examples, no deadline."""
-    return settings(
-        max_examples=cases,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
+from taxonomy.errors import TaxonomyError  # noqa: E402
+from taxonomy.ingest import read_corpus  # noqa: E402
+from taxonomy.models import Corpus  # noqa: E402
 
 NAMES = ["x.txt", "x", "x.csv", "x.tsv", "x.jsonl", "x.json", "x.bib", "x.csv.gz", "x.parquet"]
 TEXT_NAMES = [n for n in NAMES if n not in ("x.parquet", "x.csv.gz")]
-# Pieces of every supported syntax (and of ways to break it), glued together at random.
-FRAGMENTS = [
-    "Abstract:",
-    "Title: ",
-    "abstract",
-    "title",
-    "arxiv_id",
-    "id",
-    " | ",
-    "|",
-    "2303.11366v1",
-    "hep-th/9901001",
-    "stringlengths 9 1.2k",
-    "\n",
-    "\r\n",
-    "\r",
-    ",",
-    "\t",
-    '"',
-    "'",
-    "{",
-    "}",
-    "[",
-    "]",
-    ":",
-    "@article{k,",
-    "@comment{",
-    "@string{",
-    "abstract = ",
-    "title = ",
-    " # ",
-    "=",
-    "\\",
-    '"\\u0000"',
-    '"\\ud800"',
-    "null",
-    "1e999",
-    "NaN",
-    "é",
-    "\u2028",
-    "\x85",
-    "\ufeff",
-    "\x0c",
-    " ",
-    "Subscribe",
-    "Get trending papers in your email inbox!",
-    "Mar 3, 2024",
-    "https://arxiv.org/abs/2401.00001",
-    "We study sparse attention for long context models. " * 5,
-    "x" * 250,
-]
-ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252", "latin-1"]
-
-
-@contextmanager
-def scratch() -> Iterator[Path]:
-    """A fresh folder per example (pytest's tmp_path is one folder for all examples)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        yield Path(tmp)
-
-
-def write(folder: Path, name: str, data: bytes) -> Path:
-    path = folder / name
-    if name.endswith(".gz"):
-        data = gzip.compress(data, mtime=0)
-    path.write_bytes(data)
-    return path
 
 
 def check_paper_text(text: str) -> None:
@@ -265,7 +186,6 @@ def test_binary_files_are_an_error_not_an_abstract(data):
 
 # --- sizes: 1 MB on one line, empty files, empty folders, tiny corpora -----------------------
 
-MB = 1_000_000
 ONE_MB_LINES = {
     # Long but well-formed: must be read.
     "abstract.txt": b"Abstract: " + b"word " * (MB // 5),
@@ -338,223 +258,6 @@ def test_all_duplicate_corpus_is_one_paper(copies, words):
         corpus = outcome([folder])
         assert isinstance(corpus, Corpus)
         assert len(corpus) == 1 and corpus.n_records == copies + 1
-
-
-# --- the config loader ---------------------------------------------------------------------
-
-CONFIG_FRAGMENTS = [
-    "seed: ",
-    "cache_dir: ",
-    "input:\n  paths: ",
-    "cluster:\n  min_size: ",
-    "embed:\n  batch_size: ",
-    "output:\n  dir: ",
-    "hierarchy:\n  n_themes: ",
-    "\n",
-    "  ",
-    "- ",
-    "[",
-    "]",
-    "{",
-    "}",
-    ": ",
-    "auto",
-    "42",
-    "-1",
-    "1e400",
-    ".nan",
-    "~",
-    "'",
-    '"',
-    "&a ",
-    "*a",
-    "<<: *a",
-    "!!python/object/apply:os.system ['true']",
-    "!!python/name:os.system",
-    "!!binary aGk=",
-    "!!set {a}",
-    "? [a]\n",
-    "---\n",
-    "...\n",
-    "%YAML 1.1\n",
-    "\t",
-    "\x00",
-    "é",
-    "\\0",
-    '"\\0"',
-]
-
-
-def glued(fragments: list[str]) -> st.SearchStrategy[str]:
-    """Text glued together from `fragments` and short random strings."""
-    return st.lists(st.sampled_from(fragments) | st.text(max_size=8), max_size=30).map("".join)
-
-
-def loader_outcome(load, path: Path):  # noqa: ANN001, ANN201
-    """load(path), or the one-line TaxonomyError naming `path` it raised."""
-    try:
-        return load(path)
-    except TaxonomyError as err:
-        assert "\n" not in str(err) and str(path) in str(err), str(err)
-        return err
-
-
-def load_outcome(path: Path) -> Config | TaxonomyError:
-    return loader_outcome(load_config, path)
-
-
-@fuzz(250)
-@given(text=glued(CONFIG_FRAGMENTS), encoding=st.sampled_from(ENCODINGS))
-def test_config_loader_on_yaml_shaped_text(text, encoding):
-    with scratch() as folder:
-        load_outcome(write(folder, "c.yaml", text.encode(encoding, errors="replace")))
-
-
-@fuzz(150)
-@given(data=st.binary(max_size=2000))
-def test_config_loader_on_random_bytes(data):
-    with scratch() as folder:
-        load_outcome(write(folder, "c.yaml", data))
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "seed: !!python/object/apply:os.system ['touch {marker}']\n",
-        "input:\n  paths: [!!python/object/apply:os.system ['touch {marker}']]\n",
-        "!!python/object/new:os.system ['touch {marker}']\n",
-        "output: !!python/object:argparse.Namespace {{dir: '{marker}'}}\n",
-        "seed: !!python/name:os.system\n",
-    ],
-)
-def test_python_tags_are_refused_and_never_run(tmp_path, text):
-    marker = tmp_path / "ran"
-    path = write(tmp_path, "c.yaml", text.format(marker=marker).encode())
-    err = load_outcome(path)
-    assert isinstance(err, TaxonomyError) and "invalid YAML" in str(err)
-    assert "refused" in str(err)
-    assert not marker.exists()
-
-
-def test_config_in_utf16_and_latin1_is_read(tmp_path):
-    text = "output:\n  dir: sortie_é\n"
-    for encoding in ("utf-16", "utf-8-sig", "latin-1"):
-        path = write(tmp_path, f"{encoding}.yaml", text.encode(encoding))
-        assert load_config(path).output.dir == "sortie_é"
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["[" * 100_000, "a:\n" + "  " * 5000 + "b", 'cache_dir: "a\\0b"\n', "output:\n  dir: ' '\n"],
-)
-def test_config_edge_cases_are_errors(tmp_path, text):
-    assert isinstance(load_outcome(write(tmp_path, "c.yaml", text.encode())), TaxonomyError)
-
-
-def test_override_into_a_non_mapping_section(tmp_path):
-    path = write(tmp_path, "c.yaml", b"cluster: 5\n")
-    with pytest.raises(TaxonomyError, match="c.yaml: cluster: must be a mapping"):
-        load_config(path, {"cluster.min_size": 3})
-
-
-# --- the curation file (configs/taxonomy.yaml) ------------------------------------------------
-
-CURATION_FRAGMENTS = [
-    "rename:\n  ",
-    "merge:\n  - ",
-    "split:\n  - ",
-    "move:\n  - ",
-    "delete: ",
-    "pin:\n  - ",
-    "seeds:\n  - ",
-    "exclude:\n  papers: ",
-    "exclude:\n  sources: ",
-    "topic-3",
-    "theme-1",
-    "topic-0",
-    "nodes: [topic-1, topic-2]",
-    "node: topic-4",
-    "into: theme-2",
-    "label: ",
-    "keywords: [a, b]",
-    "{",
-    "}",
-    "[",
-    "]",
-    ": ",
-    "\n",
-    "  ",
-    "- ",
-    "&a ",
-    "*a",
-    "!!python/object/apply:os.system ['true']",
-    "1.0",
-    "~",
-    "'",
-    '"',
-    "é",
-    "\t",
-]
-
-
-def curation_outcome(path: Path) -> object:
-    from taxonomy.curate.edits import load_curation
-
-    return loader_outcome(lambda p: load_curation(p, required=True), path)
-
-
-@fuzz(250)
-@given(text=glued(CURATION_FRAGMENTS), encoding=st.sampled_from(ENCODINGS))
-def test_curation_file_on_yaml_shaped_text(text, encoding):
-    with scratch() as folder:
-        curation_outcome(write(folder, "taxonomy.yaml", text.encode(encoding, errors="replace")))
-
-
-@fuzz(100)
-@given(data=st.binary(max_size=2000))
-def test_curation_file_on_random_bytes(data):
-    with scratch() as folder:
-        curation_outcome(write(folder, "taxonomy.yaml", data))
-
-
-@pytest.mark.parametrize("text", ["[" * 100_000, "rename:\n" + "  " * 5000 + "x"])
-def test_curation_file_edge_cases(tmp_path, text):
-    result = curation_outcome(write(tmp_path, "taxonomy.yaml", text.encode()))
-    assert isinstance(result, TaxonomyError)
-
-
-# --- the evaluation labels file (taxonomy eval --labels) --------------------------------------
-
-LABEL_FRAGMENTS = [
-    '{"theme": ',
-    '"abstract": ',
-    '"id": ',
-    '"also_acceptable": ',
-    "theme,abstract\n",
-]
-
-
-@fuzz(200)
-@given(
-    name=st.sampled_from(["labels.jsonl", "labels.csv"]),
-    text=glued(LABEL_FRAGMENTS + FRAGMENTS),
-    encoding=st.sampled_from(ENCODINGS),
-)
-def test_labels_file_never_crashes(name, text, encoding):
-    from taxonomy.evaluate.labels import load_labels
-
-    with scratch() as folder:
-        loader_outcome(load_labels, write(folder, name, text.encode(encoding, errors="replace")))
-
-
-@pytest.mark.parametrize("name", ["labels.jsonl", "labels.csv"])
-def test_labels_file_edge_cases(tmp_path, name):
-    from taxonomy.evaluate.labels import load_labels
-
-    for data in (b"", b"[" * 100_000, bytes(range(256)) * 8, b'"' * MB):
-        path = write(tmp_path, name, data)
-        with pytest.raises(TaxonomyError, match=str(path)):
-            load_labels(path)
 
 
 def test_file_mixing_utf8_and_latin1_lines_keeps_both(tmp_path):

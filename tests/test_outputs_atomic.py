@@ -213,8 +213,11 @@ def test_publish_replaces_the_set_and_cleans_leftovers(tmp_path):
     (out / ".staging-dead/a.txt").write_bytes(b"half")
     (out / ".a.txt.x1y2.tmp").write_bytes(b"half")
     (out / "notes.md").write_bytes(b"mine")  # not ours: left alone
+    (out / f".staging-{os.getpid()}-live").mkdir()  # a run still going: left alone
     publish(out, {"a.txt": b"2", "b.txt": b"2"})
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", MANIFEST, "notes.md"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f".staging-{os.getpid()}-live", "a.txt", "b.txt", MANIFEST, "notes.md"]
+    )
     assert (out / "a.txt").read_bytes() == b"2" and verify_outputs(out) == []
     assert oct((out / "a.txt").stat().st_mode & 0o777) == oct(0o644)
     (out / "b.txt").write_bytes(b"edited")

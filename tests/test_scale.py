@@ -82,3 +82,15 @@ def test_lexical_vectors_fitted_on_a_sample_project_the_rest():
     assert mixed.shape == (120, alone.shape[1])
     assert np.allclose(mixed[rows], alone, atol=1e-5)  # the sample is exactly its own fit
     assert np.allclose(np.linalg.norm(mixed, axis=1), 1, atol=1e-4)
+
+
+def test_labels_come_from_the_sample_plus_thinly_sampled_topics():
+    from taxonomy.scale import label_rows
+
+    topic_of = np.array([0] * 50 + [1] * 50 + [2] * 5 + [-1] * 3)
+    assert (label_rows(None, topic_of) == np.arange(len(topic_of))).all()
+    sample = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 50, 51, 100, 105])
+    rows = label_rows(sample, topic_of, min_sampled=10)
+    # topic 0 has 11 sampled papers: only those; topics 1 and 2 are thin: all their papers
+    expected = set(range(11)) | set(range(50, 100)) | set(range(100, 105)) | {105}
+    assert set(rows.tolist()) == expected and (np.diff(rows) > 0).all()

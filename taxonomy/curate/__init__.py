@@ -33,6 +33,7 @@ __all__ = [
     "identify_and_edit",
     "load_curation",
     "node_records",
+    "preset_labels",
     "settle_labels",
 ]
 
@@ -129,6 +130,21 @@ def settle_labels(
         if node not in settled and label and label.lower() not in taken:
             settled[node] = label
             taken.add(label.lower())
+    return settled
+
+
+def preset_labels(
+    draft: Draft, theme_of: np.ndarray, corpus: Corpus, previous: RunState | None
+) -> dict[str, str]:
+    """Labels fixed before automatic labelling, for topics and themes (see `settle_labels`)."""
+    paper_ids = [p.id for p in corpus.papers]
+    settled: dict[str, str] = {}
+    for groups, ids, prev_nodes in (
+        (draft.topic_of, draft.topic_ids, previous.topics if previous else []),
+        (theme_of, draft.theme_ids, previous.themes if previous else []),
+    ):
+        members = _members(groups, len(ids), paper_ids)
+        settled |= settle_labels(ids, members, draft.labels, prev_nodes)
     return settled
 
 

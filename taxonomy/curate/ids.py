@@ -1,9 +1,9 @@
 """Stable node ids across runs, and the run state that carries them (outputs/state.json).
 
 A new run's nodes are matched to the previous run's nodes of the same level:
-  - candidates: member overlap (Jaccard over paper ids) >= MATCH_JACCARD, or, when the members
-    cannot be compared (different papers), centroid cosine >= MATCH_CENTROID in the sentence
-    embedding space;
+  - candidates: member overlap (Jaccard over the paper ids present in both runs) >=
+    MATCH_JACCARD, or, when the members cannot be compared (different papers), centroid
+    cosine >= MATCH_CENTROID in the sentence-embedding space;
   - one-to-one by the Hungarian algorithm on Jaccard (+ a small centroid term for ties),
     which is deterministic;
   - a matched node keeps the previous id; an unmatched one gets `topic-N`/`theme-N` from a
@@ -109,6 +109,18 @@ def jaccard(a: list[list[str]], b: list[list[str]]) -> np.ndarray:
     return inter / np.maximum(sizes_a + sizes_b - inter, 1)
 
 
+def shared_jaccard(a: list[list[str]], b: list[list[str]]) -> np.ndarray:
+    """Jaccard of member lists counting only papers present in both runs.
+
+    Papers new to this run (or gone from it) say nothing about whether a node is the same, so
+    a small topic that gains a few new papers still matches its old self.
+    """
+    common = {p for m in a for p in m} & {p for m in b for p in m}
+    return jaccard(
+        [[p for p in m if p in common] for m in a], [[p for p in m if p in common] for m in b]
+    )
+
+
 def match_ids(
     members: list[list[str]],
     centroids: np.ndarray,
@@ -119,7 +131,7 @@ def match_ids(
     """(id per new node, next free number). New nodes are numbered largest first."""
     ids: list[str | None] = [None] * len(members)
     if previous and members:
-        score = jaccard(members, [p.members for p in previous])
+        score = shared_jaccard(members, [p.members for p in previous])
         eligible = score >= MATCH_JACCARD
         prev_centroids = np.array([p.centroid for p in previous], np.float32)
         if prev_centroids.ndim == 2 and prev_centroids.shape[1] == centroids.shape[1]:
@@ -147,7 +159,7 @@ def kept_labels(
     pairs = [(i, by_id[node]) for i, node in enumerate(ids) if node in by_id]
     if not pairs:
         return {}
-    score = jaccard([members[i] for i, _ in pairs], [p.members for _, p in pairs])
+    score = shared_jaccard([members[i] for i, _ in pairs], [p.members for _, p in pairs])
     return {
         ids[i]: prev.auto_label
         for k, (i, prev) in enumerate(pairs)
