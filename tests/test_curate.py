@@ -39,8 +39,9 @@ def test_missing_optional_file_means_no_edits(tmp_path):
 
 
 def test_invalid_yaml_names_file_and_line():
-    message = error_of("rename:\n  topic-1: [unclosed\n")
+    message = error_of("rename:\n  topic-1: New\n  topic-2: [unclosed\nmerge: []\n")
     assert message.startswith("taxonomy.yaml:") and "invalid YAML" in message
+    assert "(entry: " in message
 
 
 def test_arxiv_ids_need_no_quotes():
