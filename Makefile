@@ -33,6 +33,8 @@ test-fast: install
 # through the same defaults (its 7.4k embeddings are cached in .cache after the first time).
 SHARED ?= ../shared
 eval: install
+	# Score a fresh run (warm: seconds), never whatever an older run left in outputs/.
+	$(VENV)/bin/taxonomy run --quiet --config $(CONFIG)
 	$(VENV)/bin/taxonomy eval --labels $(SHARED)/eval/seeds_dev_labels.jsonl --ignore-label other
 	$(PY) -m taxonomy.evaluate.datasets 20ng --shared $(SHARED) --out .cache/eval
 	$(VENV)/bin/taxonomy run --quiet --config configs/eval-20ng.yaml

@@ -83,6 +83,10 @@ def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False)
     table.add_row(
         "unassigned", f"{result.unassigned} ({100 * result.unassigned / max(n, 1):.1f} %)"
     )
+    if result.changes:
+        from taxonomy.curate.changes import summary_line
+
+        table.add_row("changes", summary_line(result.changes))
     for name, seconds in result.timings.items():
         table.add_row(f"{name} (s)", f"{seconds:.1f}")
     table.add_row("total (s)", f"{sum(result.timings.values()):.1f}")

@@ -36,6 +36,7 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     newly_embedded: int = 0
+    changes: dict[str, Any] = field(default_factory=dict)  # see taxonomy.curate.changes
 
     @property
     def topics(self) -> list[TaxonomyNode]:
@@ -292,6 +293,7 @@ def run(
         layout=layout,
         out_dir=out_dir,
         newly_embedded=newly,
+        changes=changes,
     )
     with stage("export"):
         result.files = write_outputs(result, extra=run_record(state, changes))

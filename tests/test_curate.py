@@ -5,7 +5,7 @@ import pytest
 
 from taxonomy.curate import exclude_papers, settle_labels
 from taxonomy.curate.apply import Draft, apply_edits
-from taxonomy.curate.changes import changes_markdown, diff_runs
+from taxonomy.curate.changes import changes_markdown, diff_runs, summary_line
 from taxonomy.curate.edits import Edits, load_curation, parse_curation
 from taxonomy.curate.ids import NodeRecord, match_ids, read_state, write_state
 from taxonomy.curate.seeds import apply_seeds, drop_empty_topics
@@ -39,8 +39,9 @@ def test_missing_optional_file_means_no_edits(tmp_path):
 
 
 def test_invalid_yaml_names_file_and_line():
-    message = error_of("rename:\n  topic-1: [unclosed\n")
+    message = error_of("rename:\n  topic-1: New\n  topic-2: [unclosed\nmerge: []\n")
     assert message.startswith("taxonomy.yaml:") and "invalid YAML" in message
+    assert "(entry: " in message
 
 
 def test_arxiv_ids_need_no_quotes():
@@ -294,8 +295,10 @@ def test_diff_finds_each_kind_of_change():
     assert changes["themes"]["added"] == []
     text = changes_markdown(changes)
     assert "- merged: `topic-2` B (10 papers), `topic-3` C (10 papers) → `topic-2` B (20" in text
+    assert summary_line(changes).startswith("topics: 1 added, 1 removed, 1 merged, 1 split")
     first = diff_runs(None, themes, cur_topics, 70)
     assert first["first_run"] and len(first["topics"]["added"]) == len(cur_topics)
+    assert summary_line(first) == "first run"
 
 
 # -- seeds and the assign floor ---------------------------------------------------------------
@@ -308,11 +311,15 @@ def test_seed_takes_supported_papers_and_nearby_topics():
     topic_of = np.array([0] * 4 + [1] * 4 + [2] * 8)
     embeddings = np.tile([1.0, 0.0], (16, 1))
     embeddings[4:8] = [0.0, 1.0]
+    embeddings[11:] = [0.0, 1.0]  # topic 2's other papers pull its centroid away from the seed
+    texts[4] = "other text that uses a KV cache"  # mentions it, but sits squarely in topic 1
     seeds = [Seed(name="KV cache"), Seed(name="Quantum chromodynamics")]
     vectors = np.array([[1.0, 0.0], [0.0, 1.0]])
     out, names, outcomes = apply_seeds(topic_of, embeddings, texts, seeds, vectors, 3)
-    # topic 0 (all evidence) joins whole; topic 2's three KV papers move, the rest stay
+    # topic 0 (all evidence) joins whole; topic 2's three KV papers move (closer to the seed's
+    # topic than to their own), the rest stay
     assert np.flatnonzero(out == 3).tolist() == [0, 1, 2, 3, 8, 9, 10]
+    assert out[4] == 1
     assert names == {3: "KV cache"}
     assert [(o.name, o.supported) for o in outcomes] == [
         ("KV cache", True),

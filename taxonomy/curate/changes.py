@@ -111,6 +111,22 @@ def diff_runs(
     }
 
 
+def summary_line(changes: dict[str, Any]) -> str:
+    """'first run' or e.g. 'topics: 2 added, 1 merged; themes: none' for the CLI summary."""
+    if changes["first_run"]:
+        return "first run"
+    parts = []
+    for level in ("topics", "themes"):
+        diff = changes[level]
+        counts = [
+            f"{len(diff[kind])} {kind}"
+            for kind in ("added", "removed", "merged", "split", "renamed", "moved")
+            if diff[kind]
+        ]
+        parts.append(f"{level}: {', '.join(counts) or 'none'}")
+    return "; ".join(parts)
+
+
 def changes_json(changes: dict[str, Any]) -> str:
     return json.dumps(changes, indent=2, ensure_ascii=False) + "\n"
 

@@ -146,7 +146,10 @@ def parse_curation(text: str, source: str) -> Edits:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark is not None else None
-        raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
+        lines = text.splitlines()
+        shown = lines[mark.line].strip() if mark is not None and mark.line < len(lines) else ""
+        entry = f" (entry: {shown})" if shown else ""
+        raise TaxonomyError(f"invalid YAML: {problem}{entry}", path=source, line=line) from None
     except RecursionError:
         raise TaxonomyError("invalid YAML: nested too deeply", path=source) from None
     if data is None:

@@ -7,9 +7,12 @@ How a seed ("KV cache", keywords [key-value cache], optional description) become
      second condition drops papers that only mention the phrase in passing.
   2. Nearby topics: a fitted topic at least half of whose papers are evidence joins the seed
      whole (it is the same theme under another name).
-  3. The seed topic = the evidence papers plus those topics. It is created only if it has at
-     least `min_support` papers (the clusterer's smallest topic size); otherwise the seed is
-     reported as unsupported and the clustering is left alone.
+  3. The seed topic = those topics plus the evidence papers elsewhere that are closer to the
+     seed topic's centroid than to their own topic's (a paper that merely uses distillation
+     as a tool stays with its subject). Without such topics, it is all the evidence papers.
+     It is created only if it has at least `min_support` papers (the clusterer's smallest
+     topic size); otherwise the seed is reported as unsupported and the clustering is left
+     alone.
 Seeds are applied in file order; a paper already taken by an earlier seed stays there. The seed
 topic is labelled with the seed name and then treated like any other topic (ids, hierarchy).
 Short seed texts embed far from whole abstracts (cosine ~0.2-0.5 with MiniLM), so an absolute
@@ -23,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.preprocessing import normalize
 
 from taxonomy.curate.edits import Seed
 
@@ -62,16 +66,24 @@ def apply_seeds(
     names: dict[int, str] = {}
     outcomes: list[SeedOutcome] = []
     claimed = np.zeros(len(topic_of), dtype=bool)
+    unit = normalize(np.asarray(embeddings, np.float32))
     for seed, vector in zip(seeds, seed_vectors, strict=True):
-        similarity = embeddings @ vector
+        similarity = unit @ vector
         evidence = phrase_matches(texts, [seed.name, *seed.keywords])
         evidence &= similarity >= np.median(similarity)
         evidence &= ~claimed
-        support = evidence.copy()
+        core = np.zeros_like(evidence)
         for t in sorted(set(topic_of[evidence & (topic_of >= 0)].tolist())):
             members = (topic_of == t) & ~claimed
             if evidence[members].mean() >= NEARBY_TOPIC_SHARE:
-                support |= members
+                core |= members
+        support = core | evidence
+        if core.any():
+            # The seed already has a home: other papers join only if closer to it than to
+            # their own topic (papers that merely use the technique stay where they are).
+            prototype = normalize(unit[core].mean(axis=0, keepdims=True))[0]
+            own = _own_topic_similarity(unit, topic_of)
+            support = core | (evidence & (unit @ prototype > own))
         if support.sum() < min_support:
             outcomes.append(SeedOutcome(seed.name, int(support.sum()), False))
             continue
@@ -81,6 +93,16 @@ def apply_seeds(
         names[new] = seed.name
         outcomes.append(SeedOutcome(seed.name, int(support.sum()), True))
     return topic_of, names, outcomes
+
+
+def _own_topic_similarity(unit: np.ndarray, topic_of: np.ndarray) -> np.ndarray:
+    """Cosine of each paper to its topic's centroid (-1 for unassigned papers)."""
+    own = np.full(len(unit), -1.0)
+    for t in np.unique(topic_of[topic_of >= 0]):
+        members = topic_of == t
+        centroid = normalize(unit[members].mean(axis=0, keepdims=True))[0]
+        own[members] = unit[members] @ centroid
+    return own
 
 
 def drop_empty_topics(
