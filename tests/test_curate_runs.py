@@ -242,7 +242,9 @@ def test_seed_themes_and_exclusions(tmp_path, cache_dir, inputs):
         ],
     }
     curation = write_curation(tmp_path, edits)
-    result = run(write_config(tmp_path, cache_dir, [inputs["base"], extra], curation))
+    result = run(
+        write_config(tmp_path, cache_dir, [inputs["base"], extra], curation), out=tmp_path / "out"
+    )
     table = docs(result.out_dir)
     assert len(table) == len(base) - 2 and "extra.csv" not in set(table["source"])
     assert by_id["arxiv_id"] not in set(table["id"])
