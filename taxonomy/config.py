@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from taxonomy.errors import TaxonomyError
+from taxonomy.errors import TaxonomyError, yaml_errors
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 DEFAULT_CURATION = "configs/taxonomy.yaml"
@@ -175,17 +175,8 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         from taxonomy.ingest.textio import read_text  # same encoding policy as the input
 
         text = read_text(config_path)
-        try:
+        with yaml_errors(source):
             loaded = yaml.safe_load(text)  # safe: a `!!python/...` tag is a YAMLError
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            if "constructor for the tag" in problem:
-                problem += " (only plain YAML is read: tags that build objects are refused)"
-            raise TaxonomyError(f"invalid YAML: {problem}", path=source, line=line) from None
-        except RecursionError:
-            raise TaxonomyError("invalid YAML: nested too deeply", path=source) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

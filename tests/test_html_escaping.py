@@ -5,7 +5,7 @@ topic labels, the page title) carries a hostile payload here; the page must hold
 inside the JSON blob (escaped by `escape_json_for_script`, so it cannot close the script tag)
 or, for the page title, HTML-escaped in <title>. The template's JS must insert data into the
 DOM with textContent / createTextNode only. (The headless-browser check of the same payloads
-lives in test_map_html.py.)
+lives in test_map_browser.py.)
 """
 
 from __future__ import annotations

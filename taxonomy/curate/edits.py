@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from taxonomy.errors import TaxonomyError
+from taxonomy.errors import TaxonomyError, yaml_errors
 
 NODE_ID_PATTERN = r"^(topic|theme)-\d+(\.\d+)*$"
 NodeId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=NODE_ID_PATTERN)]
@@ -139,19 +139,9 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def parse_curation(text: str, source: str) -> Edits:
     """Validate the YAML text of a curation file; errors name the file, line and entry."""
-    try:
+    with yaml_errors(source, text):
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
         root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = mark.line + 1 if mark is not None else None
-        lines = text.splitlines()
-        shown = lines[mark.line].strip() if mark is not None and mark.line < len(lines) else ""
-        entry = f" (entry: {shown})" if shown else ""
-        raise TaxonomyError(f"invalid YAML: {problem}{entry}", path=source, line=line) from None
-    except RecursionError:
-        raise TaxonomyError("invalid YAML: nested too deeply", path=source) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

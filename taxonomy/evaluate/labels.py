@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from taxonomy.errors import TaxonomyError
+from taxonomy.errors import TaxonomyError, yaml_errors
 from taxonomy.models import normalize_text, strip_arxiv_version
 
 DEFAULT_LABEL_FIELDS = ("theme", "label")
@@ -196,12 +196,8 @@ def read_topic_keywords(path: Path | str) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise TaxonomyError("taxonomy file not found (run `taxonomy run` first)", path=path)
-    try:
+    with yaml_errors(path):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise TaxonomyError(f"invalid YAML: {err}", path=path, line=line) from err
     themes = doc.get("themes") if isinstance(doc, dict) else None
     if not isinstance(themes, list):
         raise TaxonomyError("expected a 'themes' list", path=path)

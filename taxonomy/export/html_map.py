@@ -247,10 +247,13 @@ def render_map_html(
     if max_abstract_chars is not None and max_abstract_chars < 0:
         raise ValueError("max_abstract_chars must be >= 0")
     pack = False
+    built: dict[tuple[int | None, bool], str] = {}  # a packed build deflates ~100 MB at 75k
 
     def build(cap: int | None) -> str:
-        payload = _payload(title, points, themes, topics, cap, pack)
-        return _fill(title, escape_json_for_script(payload))
+        if (cap, pack) not in built:
+            payload = _payload(title, points, themes, topics, cap, pack)
+            built[cap, pack] = _fill(title, escape_json_for_script(payload))
+        return built[cap, pack]
 
     cap = max_abstract_chars
     page = build(cap)

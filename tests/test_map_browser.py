@@ -1,0 +1,253 @@
+"""The interactive HTML map in headless Chromium (playwright + Debian's chromium): loads
+offline without errors, labels, search, panel, XSS, selection, filters, shortened and compressed
+abstracts. Skipped when playwright or /usr/bin/chromium is missing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from taxonomy.export import html_map
+from taxonomy.export.html_map import render_map_html, write_map_html
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from map_data import XSS_IMG, XSS_SCRIPT, synthetic_map  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        pytest.skip(f"playwright is not installed: {err}")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def map_file(tmp_path_factory):
+    points, themes, topics = synthetic_map(300)
+    points[7].abstract = f"Careful: {XSS_IMG} and {XSS_SCRIPT} must stay text."
+    points[7].title = "An <b>XSS</b> probe"
+    path = tmp_path_factory.mktemp("map") / "map.html"
+    write_map_html(path, points, themes, topics, title="Synthetic research map")
+    return path, points
+
+
+@pytest.fixture
+def page(browser, map_file):
+    path, _ = map_file
+    ctx = browser.new_context(viewport={"width": 1400, "height": 880}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.errors, pg.requests, pg.dialogs = [], [], []
+    pg.on("console", lambda m: m.type in ("error", "warning") and pg.errors.append(m.text))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.goto(path.as_uri())
+    pg.wait_for_function(
+        "() => window.taxonomyMap && window.taxonomyMap.ready === true", timeout=15000
+    )
+    yield pg
+    ctx.close()
+
+
+def clickable_point(pg, ids):
+    """Screen position of a paper whose point is on the bare canvas and picked by a click."""
+    return pg.evaluate(
+        """(ids) => {
+            const m = window.taxonomyMap, c = document.getElementById('map');
+            for (const id of ids) {
+              const p = m.pointToScreen(id);
+              if (!p || document.elementFromPoint(p.x, p.y) !== c) continue;
+              if (m.screenToPoint(p.x, p.y) === id) return {id, ...p};
+            }
+            return null;
+        }""",
+        ids,
+    )
+
+
+@pytest.mark.browser
+def test_page_loads_offline_without_errors(page, map_file):
+    path, _ = map_file
+    assert page.evaluate("window.taxonomyMap.pointCount()") == 300
+    assert page.evaluate("window.taxonomyMap.visibleCount()") == 300
+    page.wait_for_timeout(200)
+    assert page.errors == []
+    assert page.requests == [path.as_uri()]
+    out = ROOT / "outputs"
+    out.mkdir(exist_ok=True)
+    page.screenshot(path=str(out / "test-map-screenshot.png"))
+
+
+@pytest.mark.browser
+def test_labels_visible_and_not_overlapping(page):
+    for step in ("all", "theme", "closer"):
+        if step == "theme":  # clicking a theme's name zooms to its papers
+            page.locator("#legend .lg-row.theme .lg-name").first.click()
+            page.wait_for_timeout(700)
+        elif step == "closer":
+            page.evaluate("window.taxonomyMap.zoom(2); window.taxonomyMap.redraw()")
+        boxes = page.evaluate("window.taxonomyMap.labelBoxes()")
+        assert boxes, f"no labels ({step})"
+        assert [b["name"] for b in boxes] == page.evaluate("window.taxonomyMap.visibleLabels()")
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                apart = (
+                    a["x"] + a["w"] <= b["x"]
+                    or b["x"] + b["w"] <= a["x"]
+                    or a["y"] + a["h"] <= b["y"]
+                    or b["y"] + b["h"] <= a["y"]
+                )
+                assert apart, f"labels overlap ({step}): {a} {b}"
+    # zoomed in, topic labels appear
+    kinds = {b["kind"] for b in page.evaluate("window.taxonomyMap.labelBoxes()")}
+    assert "topic" in kinds
+
+
+@pytest.mark.browser
+def test_search_narrows_matches(page):
+    assert page.evaluate("window.taxonomyMap.matchCount()") == 300
+    n = page.evaluate("window.taxonomyMap.search('Offline RL')")
+    assert 0 < n < 300
+    assert page.evaluate("window.taxonomyMap.search('offline rl paper1')") < n
+    assert page.evaluate("window.taxonomyMap.search('no-such-word-anywhere')") == 0
+    assert page.evaluate("window.taxonomyMap.search('')") == 300
+    page.fill("#search", "robust")  # typing (debounced) filters too
+    page.wait_for_function("() => window.taxonomyMap.matchCount() < 300")
+    m = page.evaluate("window.taxonomyMap.matchCount()")
+    assert re.search(rf"\b{m} of 300 papers match", page.inner_text("#status"))
+
+
+@pytest.mark.browser
+def test_click_point_opens_panel(page, map_file):
+    _, points = map_file
+    target = clickable_point(page, [p.id for p in points[20:]])
+    assert target, "no clickable point found"
+    page.mouse.move(target["x"], target["y"])
+    assert page.is_visible("#tooltip")
+    page.mouse.click(target["x"], target["y"])
+    paper = next(p for p in points if p.id == target["id"])
+    assert page.is_visible("#panel")
+    assert paper.abstract in page.inner_text("#panel-abstract")
+    assert page.inner_text("#panel-title") == paper.title
+    link = page.locator("#panel-meta a")
+    assert link.get_attribute("href") == f"https://arxiv.org/abs/{paper.arxiv_id}"
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    related = page.locator("#panel-related button")
+    assert related.count() > 0
+    other = related.first.inner_text()
+    related.first.click()
+    assert page.inner_text("#panel-title") == other
+
+
+@pytest.mark.browser
+def test_xss_sample_stays_inert(page, map_file):
+    _, points = map_file
+    assert page.evaluate(f"window.taxonomyMap.selectPaper({json.dumps(points[7].id)})")
+    page.wait_for_timeout(100)
+    text = page.inner_text("#panel-abstract")
+    assert XSS_IMG in text and XSS_SCRIPT in text
+    assert page.inner_text("#panel-title") == "An <b>XSS</b> probe"
+    assert page.locator("#panel img, #panel script, #panel b").count() == 0
+    page.evaluate("window.taxonomyMap.search('XSS probe')")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == [] and page.errors == []
+
+
+@pytest.mark.browser
+def test_box_selection_csv_and_legend(page):
+    vp = page.viewport_size
+    x0, y0, x1, y1 = 360, 40, vp["width"] - 60, vp["height"] - 40
+    page.keyboard.down("Shift")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    n = page.evaluate("window.taxonomyMap.selectedCount()")
+    assert 0 < n <= 300
+    rows = list(csv.reader(io.StringIO(page.evaluate("window.taxonomyMap.csvText()"))))
+    assert rows[0][:3] == ["id", "title", "theme"] and len(rows) == n + 1
+    with page.expect_download() as dl:
+        page.click("#csv")
+    assert dl.value.suggested_filename.endswith(".csv")
+    # Legend: unticking a theme hides its papers; the month histogram filters by date.
+    page.click("#selection-clear")
+    before = page.evaluate("window.taxonomyMap.visibleCount()")
+    page.locator("#legend .lg-row.theme input").first.uncheck()
+    assert page.evaluate("window.taxonomyMap.visibleCount()") < before
+    page.click("#legend-all")
+    box = page.locator("#hist").bounding_box()
+    page.mouse.click(box["x"] + 5, box["y"] + box["height"] - 3)
+    assert 0 < page.evaluate("window.taxonomyMap.visibleCount()") < 300
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_shortened_abstract_is_marked(browser, tmp_path):
+    points, themes, topics = synthetic_map(30)
+    points[1].abstract = "short one"
+    path = tmp_path / "short.html"
+    write_map_html(path, points, themes, topics, max_abstract_chars=40)
+    pg = browser.new_page()
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => window.taxonomyMap && window.taxonomyMap.ready === true")
+    pg.evaluate(f"window.taxonomyMap.selectPaper({json.dumps(points[0].id)})")
+    assert pg.is_visible("#panel-short") and pg.inner_text("#panel-short") == "abstract shortened"
+    assert pg.inner_text("#panel-abstract").endswith("\u2026")
+    pg.evaluate(f"window.taxonomyMap.selectPaper({json.dumps(points[1].id)})")
+    assert not pg.is_visible("#panel-short")
+    pg.close()
+
+
+@pytest.mark.browser
+def test_compressed_map_shows_whole_abstracts(browser, tmp_path, monkeypatch):
+    points, themes, topics = synthetic_map(120, abstract_words=120)
+    points[5].abstract = f"Packed text with {XSS_IMG} stays text."
+    monkeypatch.setattr(html_map, "AUTO_TRUNCATE_MIN_PAPERS", 100)
+    plain = render_map_html(points, themes, topics)
+    monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", len(plain.encode()) - 1)
+    path = tmp_path / "packed.html"
+    write_map_html(path, points, themes, topics)
+    assert '"z":' in path.read_text(encoding="utf-8")
+    pg = browser.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => window.taxonomyMap && window.taxonomyMap.ready === true")
+    assert pg.evaluate("window.taxonomyMap.pointCount()") == 120
+    for i in (0, 5, 119):
+        pg.evaluate(f"window.taxonomyMap.selectPaper({json.dumps(points[i].id)})")
+        assert pg.inner_text("#panel-title") == points[i].title
+        assert pg.inner_text("#panel-abstract") == points[i].abstract
+    assert not pg.is_visible("#panel-short")
+    assert pg.locator("#panel img").count() == 0
+    assert pg.evaluate(f"window.taxonomyMap.search({json.dumps(points[3].title)})") >= 1
+    assert errors == []
+    pg.close()
