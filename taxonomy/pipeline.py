@@ -157,31 +157,41 @@ def run(
         vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
     fit_vectors = vectors if sample is None else vectors[sample]
 
+    cc = cfg.cluster
+    n_runs = cluster.consensus_runs(len(fit_vectors), cc.runs)
     with stage("reduce"):
         rc = cfg.reduce
+
+        def reduce_all() -> dict[str, np.ndarray]:
+            options = dict(
+                n_components=rc.n_components,
+                n_neighbors=rc.n_neighbors,
+                min_dist=rc.min_dist,
+                map_min_dist=rc.map_min_dist,
+            )
+            first = vars(engine.reduce_vectors(fit_vectors, seed=cfg.seed, **options))
+            extra = [  # further clustering spaces (seed+1, ...): no map layout needed
+                engine.reduce_vectors(fit_vectors, seed=cfg.seed + i, layout=False, **options)
+                for i in range(1, n_runs)
+            ]
+            spaces = [r.cluster_space for r in extra]
+            shape = (0, *first["cluster_space"].shape)
+            return {**first, "extra_spaces": np.stack(spaces) if spaces else np.zeros(shape)}
+
         reduced = _cached(
             cache_dir,
             "reduce",
-            [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name],
-            lambda: vars(
-                engine.reduce_vectors(
-                    fit_vectors,
-                    n_components=rc.n_components,
-                    n_neighbors=rc.n_neighbors,
-                    min_dist=rc.min_dist,
-                    map_min_dist=rc.map_min_dist,
-                    seed=cfg.seed,
-                )
-            ),
+            [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name, n_runs],
+            reduce_all,
         )
     with stage("cluster"):
-        cc = cfg.cluster
         topic_of = cluster.cluster_vectors(
             reduced["cluster_space"],
             fit_vectors,
             min_size=None if cc.min_size == "auto" else cc.min_size,
             selection=cc.selection,
             max_unassigned=cc.max_unassigned,
+            extra_spaces=list(reduced["extra_spaces"]),
             **engine.cluster_options(),
         )
     layout = reduced["layout"]
@@ -206,7 +216,12 @@ def run(
         sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
         n_themes_cfg = cfg.hierarchy.n_themes
         theme_of_topic = hierarchy.group_topics(
-            centroids, sizes, None if n_themes_cfg == "auto" else n_themes_cfg
+            centroids,
+            sizes,
+            None if n_themes_cfg == "auto" else n_themes_cfg,
+            papers=vectors,
+            topic_of=topic_of,
+            seed=cfg.seed,
         )
     with stage("curate"):
         curated = curate.identify_and_edit(

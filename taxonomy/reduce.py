@@ -140,11 +140,15 @@ def reduce_vectors(
     min_dist: float = 0.0,
     map_min_dist: float = 0.1,
     seed: int = 42,
+    layout: bool = True,
 ) -> Reduced:
+    """UMAP clustering space and 2-D map layout; `layout=False` skips the map fit (its layout
+    is then an [n, 0] array), for extra clustering runs with other seeds."""
     n = len(vectors)
     if n < MIN_PAPERS_FOR_UMAP:
         space = _pca(vectors, n_components, seed)
-        return Reduced(cluster_space=space, layout=_scale01(_pca(vectors, 2, seed)))
+        xy = _scale01(_pca(vectors, 2, seed)) if layout else np.zeros((n, 0), np.float32)
+        return Reduced(cluster_space=space, layout=xy)
 
     from umap import UMAP  # slow import (numba); only when needed
 
@@ -164,5 +168,7 @@ def reduce_vectors(
     with warnings.catch_warnings():  # "no search index: transform unavailable": not needed
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         space = UMAP(n_components=n_components, min_dist=min_dist, **common).fit_transform(vectors)
-        layout = UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
-    return Reduced(cluster_space=space.astype(np.float32), layout=_scale01(layout))
+        if not layout:
+            return Reduced(cluster_space=space.astype(np.float32), layout=np.zeros((n, 0)))
+        xy = UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
+    return Reduced(cluster_space=space.astype(np.float32), layout=_scale01(xy))

@@ -2,7 +2,14 @@
 
 import numpy as np
 
-from taxonomy.cluster import auto_min_size, cluster_vectors, reassign_outliers
+from taxonomy.cluster import (
+    CONSENSUS_MAX_PAPERS,
+    auto_min_size,
+    cluster_vectors,
+    combine_runs,
+    consensus_runs,
+    reassign_outliers,
+)
 from taxonomy.hierarchy import group_topics
 from taxonomy.keyphrases import (
     class_tfidf,
@@ -76,6 +83,43 @@ def test_cluster_finds_blobs_and_is_deterministic():
     assert sizes[0] == sizes.max()
 
 
+def test_combine_runs_keeps_pairs_grouped_in_most_runs():
+    # Papers 0-3 are together in every run; 4-7 in two of three (run 3 splits them 4,5 | 6,7);
+    # 8 is noise in two runs and sits with 0-3 in one: below half, so it leaves (group of 1).
+    runs = [
+        np.array([0, 0, 0, 0, 1, 1, 1, 1, -1]),
+        np.array([5, 5, 5, 5, 2, 2, 2, 2, 5]),
+        np.array([0, 0, 0, 0, 1, 1, 3, 3, -1]),
+    ]
+    out = combine_runs(runs, min_size=3)
+    assert len(set(out[:4])) == 1 and len(set(out[4:8])) == 1
+    assert out[0] != out[4] and out[0] >= 0 and out[4] >= 0
+    assert out[8] == -1
+    # Labels are only names: renaming a run's topics changes nothing.
+    renamed = [runs[0], runs[1] + 10, runs[2]]
+    assert (combine_runs(renamed, min_size=3) == out).all()
+
+
+def test_consensus_runs_only_for_small_corpora():
+    assert consensus_runs(461, "auto") == 5
+    assert consensus_runs(461, 3) == 3
+    assert consensus_runs(CONSENSUS_MAX_PAPERS + 1, "auto") == 1
+    assert consensus_runs(CONSENSUS_MAX_PAPERS + 1, 7) == 1
+
+
+def test_cluster_with_extra_spaces_votes_across_runs():
+    x, truth = blobs(40, 4)
+    spaces = [reduce_vectors(x, n_components=5, seed=s, layout=False) for s in (1, 2, 3)]
+    assert spaces[1].layout.shape == (160, 0)
+    extra = [r.cluster_space for r in spaces[1:]]
+    a = cluster_vectors(spaces[0].cluster_space, x, min_size=8, extra_spaces=extra)
+    b = cluster_vectors(spaces[0].cluster_space, x, min_size=8, extra_spaces=extra)
+    assert (a == b).all()
+    for t in set(a[a >= 0]):
+        assert len(set(truth[a == t])) == 1
+    assert set(truth[a >= 0]) == {0, 1, 2, 3}
+
+
 def test_tiny_corpus_is_one_topic():
     x, _ = blobs(3, 1)
     reduced = reduce_vectors(x, n_components=5)
@@ -98,6 +142,22 @@ def test_group_topics_joins_similar_topics():
     for j in range(3):
         assert len(set(themes[j * 4 : j * 4 + 4])) == 1
     assert len(set(themes)) == 3
+
+
+def test_group_topics_picks_theme_count_from_papers_and_weights_by_size():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(3, 8)) * 3
+    centroids = np.vstack([b + 0.3 * rng.normal(size=(4, 8)) for b in base])
+    topic_of = np.repeat(np.arange(12), 10)
+    papers = centroids[topic_of] + 0.2 * rng.normal(size=(120, 8))
+    themes = group_topics(centroids, np.full(12, 10), papers=papers, topic_of=topic_of)
+    assert len(set(themes)) == 3
+    for j in range(3):
+        assert len(set(themes[j * 4 : j * 4 + 4])) == 1
+    # Theme 0 is the one with most papers, whatever the number of topics in it.
+    sizes = np.array([1] * 4 + [100] * 4 + [1] * 4)
+    weighted = group_topics(centroids, sizes, n_themes=3)
+    assert weighted[4] == 0
 
 
 def test_combined_vectors_mix_cosines():

@@ -54,17 +54,21 @@ def cuml_reduce(
     min_dist: float,
     map_min_dist: float,
     seed: int,
+    layout: bool = True,
 ) -> Any:
     """GPU counterpart of `taxonomy.reduce.reduce_vectors` (same parameters, same outputs)."""
     from taxonomy.reduce import MIN_PAPERS_FOR_UMAP, Reduced, _scale01, reduce_vectors
 
     if len(vectors) < MIN_PAPERS_FOR_UMAP:
-        return reduce_vectors(vectors, n_components=n_components, seed=seed)
+        return reduce_vectors(vectors, n_components=n_components, seed=seed, layout=layout)
     common = dict(n_neighbors=min(n_neighbors, len(vectors) - 1), metric="cosine")
     common["random_state"] = seed
     space = cuml.UMAP(n_components=n_components, min_dist=min_dist, **common).fit_transform(vectors)
-    layout = cuml.UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
-    return Reduced(cluster_space=np.asarray(space, np.float32), layout=_scale01(np.asarray(layout)))
+    space = np.asarray(space, np.float32)
+    if not layout:
+        return Reduced(cluster_space=space, layout=np.zeros((len(space), 0), np.float32))
+    xy = cuml.UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
+    return Reduced(cluster_space=space, layout=_scale01(np.asarray(xy)))
 
 
 def cuml_hdbscan_factory(cuml: Any) -> Callable[[int, int, str], Any]:
