@@ -30,6 +30,21 @@ EXTEND_SHARE = 0.35
 # A phrase used by more than this share of the whole corpus ("language", "training") says
 # nothing about one group: it may be a keyword but not a label.
 GENERIC_SHARE = 0.2
+# A label names a subject; a lone adjective ("Comprehensive", "Generative") or a phrase ending
+# in a modifier ("high level", "graph based") describes one without naming it, so such
+# phrases are tried only after every noun-like candidate.
+ADJECTIVE_ENDINGS = ("ive", "ous", "ful", "less", "able", "ible")
+MODIFIER_WORDS = {"based", "aware", "level", "driven", "oriented", "free", "wise"}
+
+
+def names_nothing(phrase: str) -> bool:
+    """Whether a (lower-case, space-separated) phrase is an adjective or ends in a modifier."""
+    words = phrase.split()
+    if not words:
+        return True
+    if words[-1] in MODIFIER_WORDS:
+        return True
+    return len(words) == 1 and len(words[0]) > 5 and words[0].endswith(ADJECTIVE_ENDINGS)
 
 
 @dataclass
@@ -117,10 +132,15 @@ def _rank_group(
         np.maximum(vecs @ vecs.T, same), keyword_relevance, n_keywords, diversity=0.3
     )
     # Specific phrases used by a fair share of the group first, then rarer ones, then
-    # corpus-wide words.
+    # adjectives/modifiers; corpus-wide words last (in the same order among themselves).
     order = [int(i) for i in np.argsort(-(relevance * bonus), kind="stable")]
     tier = [
-        2 if generic[cand[i]] else 0 if doc_share[cand[i]] >= MIN_GROUP_SHARE else 1 for i in order
+        (
+            bool(generic[cand[i]]),
+            names_nothing(phrases[i]),
+            bool(doc_share[cand[i]] < MIN_GROUP_SHARE),
+        )
+        for i in order
     ]
     order = [i for _, i in sorted(zip(tier, order, strict=True), key=lambda pair: pair[0])]
     ranked = [_extend(phrases[i], phrases, share) for i in order]

@@ -18,7 +18,7 @@ from taxonomy.keyphrases import (
     phrases,
     surface_form,
 )
-from taxonomy.label import clashes, label_groups
+from taxonomy.label import clashes, label_groups, names_nothing
 from taxonomy.reduce import combine_vectors, reduce_vectors
 
 
@@ -238,3 +238,18 @@ def test_labels_that_read_the_same_clash():
     assert clashes("God's", taken) and clashes("Sentence embeddings", taken)
     assert not clashes("Hard drive", taken)  # a longer phrase says more than its head word
     assert not clashes("Code", {"codec"})  # short words: no prefix rule
+
+
+def test_adjectives_and_modifier_phrases_are_not_labels_when_a_noun_is_there():
+    assert names_nothing("comprehensive") and names_nothing("generative")
+    assert names_nothing("high level") and names_nothing("graph based")
+    assert not names_nothing("survey") and not names_nothing("retrieval")
+    assert not names_nothing("domain specific") and not names_nothing("table")
+    # Every paper says "comprehensive" (the group's top c-TF-IDF term); most say "survey".
+    texts = [f"A comprehensive {w} survey of topic {i}." for i, w in enumerate(["new"] * 8)]
+    texts += ["A comprehensive study of methods."] * 2
+    texts += [f"Unrelated background text number {i} about cats." for i in range(50)]
+    counts, vocab = count_phrases(texts, max_ngram=1)
+    groups = np.array([0] * 10 + [1] * 50)
+    labels = label_groups(groups, 2, counts, vocab, texts, np.eye(60, dtype=np.float32))
+    assert labels[0].label == "Survey"
