@@ -225,13 +225,16 @@ def label_check_lines(name: str, rows: list[dict]) -> list[str]:
         f"## Label check ({name}, first seed)",
         "",
         "For each gold class with at least 8 labelled papers, the label of our topic holding",
-        "most of its papers.",
+        "most of its papers, and the next topics holding at least two of them.",
         "",
-        "| gold class | papers | topic label | papers in that topic |",
-        "|---|---|---|---|",
+        "| gold class | papers | topic label | papers in that topic | also in |",
+        "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['class']} | {r['papers']} | {r['topic_label']} | {r['in_topic']} |" for r in rows
+        f"| {r['class']} | {r['papers']} | {r['topic_label']} | {r['in_topic']} | "
+        + ", ".join(f"{label} ({n})" for label, n in r.get("also", []))
+        + " |"
+        for r in rows
     ]
     return [*lines, ""]
 

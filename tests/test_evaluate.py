@@ -281,6 +281,12 @@ def test_label_check_names_the_topic_holding_most_of_each_class():
         ("b", "Speech", 2, 3),
     ]
     assert rows[0]["share"] == pytest.approx(0.5)
+    # Next topics holding 2+ of the class's papers: none here (a has t2 once, b has t3 once).
+    assert [r["also"] for r in rows] == [[], []]
+    wide = label_check(
+        ["a"] * 7, (["t1"] * 3 + ["t2"] * 2 + ["t3"] * 2, list("AAABBCC")), list(range(7)), 3
+    )
+    assert wide[0]["topic_label"] == "A" and wide[0]["also"] == [("B", 2), ("C", 2)]
     # A tie goes to the topic id first in sorted order.
     tie = label_check(["a", "a"], (["t2", "t1"], ["B", "A"]), scored=[0, 1], min_papers=2)
     assert tie[0]["topic_label"] == "A"
@@ -298,6 +304,7 @@ def test_evaluate_run_reports_label_check_when_topics_have_labels():
             "topic_label": "Alpha",
             "in_topic": 8,
             "share": pytest.approx(8 / 9),
+            "also": [],
         }
     ]
     assert format_label_check(result).row_count == 1

@@ -49,6 +49,7 @@ __all__ = [
 
 LEVELS = ("topic", "theme")
 LABEL_CHECK_MIN = 8  # gold classes at least this large get a label check
+LABEL_CHECK_ALSO = 2  # further topics listed per class (those holding 2+ of its papers)
 UNASSIGNED = "<unassigned>"  # the cluster that unassigned papers are scored as
 
 
@@ -138,11 +139,12 @@ def label_check(
     scored: Sequence[int],
     min_papers: int = LABEL_CHECK_MIN,
 ) -> list[dict[str, Any]]:
-    """For each gold class of at least `min_papers` scored papers: the topic holding most of them.
+    """For each gold class of at least `min_papers` scored papers: the topic holding most of them,
+    and (`also`) the labels of the next topics holding at least two of them, with counts.
 
     `topic_columns` is (topic ids, topic labels) over all documents; `scored[i]` is the
     document of `true[i]`. Ties go to the topic id first in sorted order; unassigned papers
-    never count as a topic. A reader then judges whether the label names the class.
+    never count as a topic. A reader then judges whether a label names the class.
     """
     ids, names = topic_columns
     by_class: dict[str, list[int]] = {}
@@ -157,8 +159,13 @@ def label_check(
         for doc in docs:
             if ids[doc]:
                 counts[ids[doc]] = counts.get(ids[doc], 0) + 1
-        topic = min(counts, key=lambda t: (-counts[t], t)) if counts else ""
-        label = next((names[d] for d in docs if ids[d] == topic), "") if topic else ""
+        ranked = sorted(counts, key=lambda t: (-counts[t], t))
+        topic = ranked[0] if ranked else ""
+        label_of = {ids[d]: names[d] for d in docs if ids[d]}
+        label = label_of.get(topic, "")
+        also = [
+            (label_of[t], counts[t]) for t in ranked[1 : LABEL_CHECK_ALSO + 1] if counts[t] >= 2
+        ]
         rows.append(
             {
                 "class": gold,
@@ -167,6 +174,7 @@ def label_check(
                 "topic_label": label,
                 "in_topic": counts.get(topic, 0),
                 "share": counts.get(topic, 0) / len(docs),
+                "also": also,
             }
         )
     return rows
@@ -263,10 +271,13 @@ def format_label_check(result: Mapping[str, Any]) -> Table | None:
         title="Label check: the topic holding most of each gold class",
         caption=f"gold classes with at least {LABEL_CHECK_MIN} scored papers",
     )
-    for name in ("Gold class", "Papers", "Topic label", "Papers in topic"):
+    for name in ("Gold class", "Papers", "Topic label", "Papers in topic", "Also in"):
         table.add_column(name, justify="right" if name.startswith("Papers") else "left")
     for row in rows:
-        table.add_row(row["class"], str(row["papers"]), row["topic_label"], str(row["in_topic"]))
+        also = ", ".join(f"{label} ({n})" for label, n in row.get("also", []))
+        table.add_row(
+            row["class"], str(row["papers"]), row["topic_label"], str(row["in_topic"]), also
+        )
     return table
 
 
