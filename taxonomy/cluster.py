@@ -131,7 +131,7 @@ def cluster_vectors(
     *,
     min_size: int | None = None,
     selection: str = "leaf",
-    max_unassigned: float = 0.05,
+    max_unassigned: float = 0.02,
     make_clusterer: Callable[[int, int, str], Any] | None = None,
     extra_spaces: Sequence[np.ndarray] = (),
 ) -> np.ndarray:

@@ -50,7 +50,7 @@ class ReduceConfig(_Section):
 class ClusterConfig(_Section):
     min_size: Annotated[int, Field(ge=2)] | Literal["auto"] = "auto"
     selection: Literal["leaf", "eom"] = "leaf"
-    max_unassigned: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    max_unassigned: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
     runs: Annotated[int, Field(ge=1, le=20)] | Literal["auto"] = "auto"
 
 

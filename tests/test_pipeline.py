@@ -40,7 +40,7 @@ def test_seed_run_writes_the_three_outputs(seed_run):
     assert ",".join(docs.columns) == COLUMNS
     assert len(docs) == 461 and docs["id"].is_unique
     unassigned = (docs["topic_id"] == "").mean()
-    assert unassigned <= 0.05
+    assert unassigned <= 0.02
     assert ((docs["topic_id"] == "") == (docs["theme_id"] == "")).all()
 
 
