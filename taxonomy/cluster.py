@@ -7,7 +7,7 @@ given to the topic whose centroid they are most similar to in the full vector sp
 least similar ones (at most `max_unassigned` of the corpus) stay unassigned.
 
 On a few hundred papers the topics depend on UMAP's seed: on the seeds corpus two seeds'
-topics agree at ARI 0.63 (bench/seed_stability.py). Small corpora are therefore clustered in
+topics agree at ARI 0.65 (bench/seed_stability.py). Small corpora are therefore clustered in
 several UMAP spaces (seeds seed, seed+1, ...) and the runs are combined by majority vote:
 papers share a topic when, on average over that topic, they were together in at least half of
 the runs (evidence accumulation, Fred & Jain 2005). Two such 5-run results agree at ARI 0.73;
