@@ -33,8 +33,11 @@ _TEMP_FILE = re.compile(r"^\..+\.[^.]+\.tmp$")  # mkstemp names from write_atomi
 FILE_MODE = 0o644  # outputs are meant to be shared (mkstemp would make them private)
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through `write(fileobj)` to a temp file beside `path`, fsync, then rename."""
+def write_atomic(path: Path, write: Callable[[IO[bytes]], None], mode: int | None = None) -> None:
+    """Write through `write(fileobj)` to a temp file beside `path`, fsync, then rename.
+
+    The file is private (mkstemp's 0600) unless `mode` is given (FILE_MODE for shared outputs).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -42,6 +45,8 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

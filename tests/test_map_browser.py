@@ -209,6 +209,47 @@ def test_box_selection_csv_and_legend(page):
     assert page.errors == []
 
 
+def _inside(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
+    inside = False
+    for (xa, ya), (xb, yb) in zip(polygon, polygon[-1:] + polygon[:-1], strict=True):
+        if (ya > y) != (yb > y) and x < (xb - xa) * (y - ya) / (yb - ya) + xa:
+            inside = not inside
+    return inside
+
+
+@pytest.mark.browser
+def test_lasso_selects_the_papers_inside_the_drawn_shape(page):
+    ids = page.evaluate("window.taxonomyMap.pointIds()")
+    screen = {
+        pid: page.evaluate(f"window.taxonomyMap.pointToScreen({json.dumps(pid)})") for pid in ids
+    }
+    xs, ys = [p["x"] for p in screen.values()], [p["y"] for p in screen.values()]
+    left, right, top, bottom = min(xs), max(xs), min(ys), max(ys)
+    # A triangle over the papers, drawn with alt+drag: the selection is exactly those inside.
+    # (5 px beyond the outermost papers, so that none sits on an edge)
+    triangle = [(left, bottom + 5), ((left + right) / 2, top - 5), (right, bottom + 5)]
+    page.keyboard.down("Alt")
+    page.mouse.move(*triangle[0])
+    page.mouse.down()
+    for corner in [*triangle[1:], triangle[0]]:
+        page.mouse.move(*corner, steps=6)
+    page.mouse.up()
+    page.keyboard.up("Alt")
+    n = page.evaluate("window.taxonomyMap.selectedCount()")
+    rows = list(csv.reader(io.StringIO(page.evaluate("window.taxonomyMap.csvText()"))))[1:]
+    assert 0 < n < page.evaluate("window.taxonomyMap.visibleCount()") and len(rows) == n
+    chosen = {row[0] for row in rows}
+    for pid, xy in screen.items():
+        assert (pid in chosen) == _inside(xy["x"], xy["y"], triangle), pid
+    # A rectangular lasso selects what the box selection of that rectangle selects.
+    x0, y0, x1, y1 = left - 5, top - 5, (left + right) / 2, bottom + 5  # the left half
+    by_box = page.evaluate(f"window.taxonomyMap.selectBox({x0}, {y0}, {x1}, {y1})")
+    rect = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    assert page.evaluate(f"window.taxonomyMap.selectLasso({json.dumps(rect)})") == by_box
+    assert 0 < by_box < len(ids)
+    assert page.errors == []
+
+
 @pytest.mark.browser
 def test_shortened_abstract_is_marked(browser, tmp_path):
     points, themes, topics = synthetic_map(30)

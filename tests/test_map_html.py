@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from taxonomy import atomic
 from taxonomy.export import html_map
 from taxonomy.export.html_map import (
     escape_json_for_script,
@@ -74,6 +75,7 @@ def test_write_is_atomic(tmp_path):
     write_map_html(target, points, themes, topics, title="T")
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in target.parent.iterdir()] == ["map.html"]
+    assert target.stat().st_mode & 0o777 == 0o644  # a map is meant to be shared
 
 
 def test_write_failure_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
@@ -84,7 +86,7 @@ def test_write_failure_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(html_map.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError):
         write_map_html(target, points, themes, topics)
     assert target.read_text() == "old"

@@ -17,13 +17,13 @@ import hashlib
 import html
 import json
 import math
-import os
 import re
-import tempfile
 import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from taxonomy.atomic import FILE_MODE, write_atomic
 
 __all__ = ["MapLabel", "MapPoint", "render_map_html", "write_map_html"]
 
@@ -279,20 +279,9 @@ def write_map_html(
     title: str = "Topic map",
     max_abstract_chars: int | None = None,
 ) -> None:
-    """Write the map page atomically: temp file in the same folder, fsync, `os.replace`."""
+    """Write the map page atomically (temp file beside it, fsync, rename), readable by all."""
     page = render_map_html(
         points, themes, topics, title=title, max_abstract_chars=max_abstract_chars
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(page.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a map is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = page.encode("utf-8")
+    write_atomic(Path(path), lambda handle: handle.write(data), mode=FILE_MODE)

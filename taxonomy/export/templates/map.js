@@ -122,6 +122,7 @@
   let haystack = null;
   let nVisible = 0, nMatch = 0, nSelected = 0;
   let current = -1, hover = -1;
+  let lassoPath = null; // screen points of a lasso being drawn (alt+drag)
   let placedLabels = [];
   const view = { cx: 0, cy: 0, scale: 1, fit: 1 };
   let W = 0, H = 0, dpr = 1;
@@ -342,6 +343,16 @@
     ring(hover, "rgba(255,255,255,0.9)", r + 3, 1.5);
     ring(current, "#ffffff", r + 4, 2.5);
     drawLabels();
+    if (lassoPath && lassoPath.length > 1) {
+      ctx.beginPath();
+      lassoPath.forEach(([px, py], k) => (k ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
+      ctx.closePath();
+      ctx.fillStyle = "rgba(122, 162, 255, 0.12)";
+      ctx.fill();
+      ctx.strokeStyle = "#7aa2ff";
+      ctx.lineWidth = 1;
+      ctx.stroke();
+    }
   }
   function ring(i, color, rad, lw) {
     if (i < 0) return;
@@ -739,6 +750,28 @@
     updateSelection();
     return nSelected;
   }
+  // Lasso: a freeform polygon in screen pixels; a paper is in it by the even-odd (ray) rule.
+  function selectLasso(path) {
+    selected.fill(0);
+    nSelected = 0;
+    if (path.length >= 3) {
+      const poly = path.map(([px, py]) => [wx(px), wy(py)]);
+      let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+      for (const [x, y] of poly) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+      for (let i = 0; i < N; i++) {
+        const x = X[i], y = Y[i];
+        if (!active(i) || x < x0 || x > x1 || y < y0 || y > y1) continue;
+        let inside = false;
+        for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
+          const [xa, ya] = poly[a], [xb, yb] = poly[b];
+          if ((ya > y) !== (yb > y) && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) inside = !inside;
+        }
+        if (inside) { selected[i] = 1; nSelected++; }
+      }
+    }
+    updateSelection();
+    return nSelected;
+  }
   function clearSelection() { selected.fill(0); nSelected = 0; updateSelection(); }
   function updateSelection() {
     $("selection-info").hidden = nSelected === 0;
@@ -787,9 +820,12 @@
     if (e.button !== 0) return;
     const [px, py] = local(e);
     canvas.setPointerCapture(e.pointerId);
-    drag = { px, py, cx: view.cx, cy: view.cy, moved: false, box: e.shiftKey };
+    // shift+drag: box; alt (option) + drag: lasso; plain drag: pan.
+    const mode = e.shiftKey ? "box" : e.altKey ? "lasso" : "pan";
+    drag = { px, py, cx: view.cx, cy: view.cy, moved: false, box: mode === "box", mode };
+    if (mode === "lasso") lassoPath = [[px, py]];
     hideTooltip();
-    canvas.classList.add(e.shiftKey ? "selecting" : "panning");
+    canvas.classList.add(mode === "pan" ? "panning" : "selecting");
   });
   canvas.addEventListener("pointermove", (e) => {
     const [px, py] = local(e);
@@ -802,7 +838,10 @@
     }
     if (Math.abs(px - drag.px) + Math.abs(py - drag.py) > 3) drag.moved = true;
     if (!drag.moved) return;
-    if (drag.box) {
+    if (drag.mode === "lasso") {
+      const [lx, ly] = lassoPath[lassoPath.length - 1];
+      if (Math.abs(px - lx) + Math.abs(py - ly) > 2) { lassoPath.push([px, py]); requestDraw(); }
+    } else if (drag.box) {
       selbox.hidden = false;
       Object.assign(selbox.style, {
         left: `${Math.min(px, drag.px)}px`, top: `${Math.min(py, drag.py)}px`,
@@ -821,7 +860,11 @@
     drag = null;
     canvas.classList.remove("selecting", "panning");
     selbox.hidden = true;
-    if (d.box && d.moved) selectBox(d.px, d.py, px, py);
+    const path = lassoPath;
+    lassoPath = null;
+    if (d.mode === "lasso" && d.moved) selectLasso(path);
+    else if (d.mode === "lasso") requestDraw();
+    else if (d.box && d.moved) selectBox(d.px, d.py, px, py);
     else if (!d.moved && e.type === "pointerup") {
       const i = pick(px, py);
       if (i >= 0) selectPaper(i, "click");
@@ -869,6 +912,7 @@
   // ---------------------------------------------------------------- test hook + start
   Object.assign(api, {
     pointCount: () => N,
+    pointIds: () => Array.from({ length: N }, (_, i) => String(D.id[i])),
     visibleCount: () => nVisible,
     matchCount: () => nMatch,
     selectedCount: () => nSelected,
@@ -891,6 +935,10 @@
     selectBox: (x0, y0, x1, y1) => {
       const r = canvas.getBoundingClientRect();
       return selectBox(x0 - r.left, y0 - r.top, x1 - r.left, y1 - r.top);
+    },
+    selectLasso: (points) => {
+      const r = canvas.getBoundingClientRect();
+      return selectLasso(points.map(([x, y]) => [x - r.left, y - r.top]));
     },
     csvText,
     redraw: draw,
