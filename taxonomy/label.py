@@ -20,6 +20,9 @@ from sklearn.preprocessing import normalize
 from taxonomy.keyphrases import as_label, class_tfidf, complete_phrase, surface_form
 
 PhraseEmbedder = Callable[[list[str]], np.ndarray]
+# Bumped whenever the choice of labels changes: automatic labels kept from a run made by an
+# older labeller are chosen afresh (user labels from the curation file always stay).
+LABELLER_VERSION = 2
 N_CANDIDATES = 30
 MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of the group's papers
 # Multi-word phrases name a topic better than single words ("code generation" vs "constraints").

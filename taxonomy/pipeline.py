@@ -289,6 +289,7 @@ def run(
         papers=len(corpus),
         assign_threshold=similarity_floor(embeddings, topic_of),
         embed={"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
+        labeller=label.LABELLER_VERSION,
     )
     previous_nodes = (previous.themes, previous.topics, previous.papers) if previous else None
     changes = diff_runs(

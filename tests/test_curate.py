@@ -249,6 +249,19 @@ def test_kept_and_fixed_labels():
     assert settled == {"topic-2": "Old"}  # a user label wins a clash
 
 
+def test_labels_of_an_older_labeller_are_not_kept():
+    from taxonomy.curate import labels_worth_keeping
+    from taxonomy.curate.ids import RunState
+    from taxonomy.label import LABELLER_VERSION
+
+    topics, themes = [node("topic-1", range(3), "A")], [node("theme-1", range(3), "T")]
+    current = RunState(topics=topics, themes=themes, labeller=LABELLER_VERSION)
+    assert labels_worth_keeping(current) == (topics, themes)
+    older = RunState(topics=topics, themes=themes, labeller=LABELLER_VERSION - 1)
+    assert labels_worth_keeping(older) == ([], [])
+    assert labels_worth_keeping(None) == ([], [])
+
+
 def test_state_round_trip_and_damage(tmp_path):
     from taxonomy.curate.ids import RunState
 

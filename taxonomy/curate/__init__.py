@@ -23,6 +23,7 @@ from taxonomy.cluster import topic_centroids
 from taxonomy.curate.apply import Draft, apply_edits, find_paper, paper_lookup
 from taxonomy.curate.edits import Edits, load_curation
 from taxonomy.curate.ids import NodeRecord, RunState, kept_labels, match_ids, record
+from taxonomy.label import LABELLER_VERSION
 from taxonomy.models import Corpus
 
 __all__ = [
@@ -133,15 +134,26 @@ def settle_labels(
     return settled
 
 
+def labels_worth_keeping(
+    previous: RunState | None,
+) -> tuple[list[NodeRecord], list[NodeRecord]]:
+    """(topics, themes) of the previous run whose automatic labels may be kept: none when an
+    older labeller chose them, so improvements to labelling reach re-run folders too."""
+    if previous is None or previous.labeller != LABELLER_VERSION:
+        return [], []
+    return previous.topics, previous.themes
+
+
 def preset_labels(
     draft: Draft, theme_of: np.ndarray, corpus: Corpus, previous: RunState | None
 ) -> dict[str, str]:
     """Labels fixed before automatic labelling, for topics and themes (see `settle_labels`)."""
     paper_ids = [p.id for p in corpus.papers]
     settled: dict[str, str] = {}
+    prev_topics, prev_themes = labels_worth_keeping(previous)
     for groups, ids, prev_nodes in (
-        (draft.topic_of, draft.topic_ids, previous.topics if previous else []),
-        (theme_of, draft.theme_ids, previous.themes if previous else []),
+        (draft.topic_of, draft.topic_ids, prev_topics),
+        (theme_of, draft.theme_ids, prev_themes),
     ):
         members = _members(groups, len(ids), paper_ids)
         settled |= settle_labels(ids, members, draft.labels, prev_nodes)

@@ -52,6 +52,7 @@ class RunState:
     papers: int = 0
     assign_threshold: float = 0.0  # see taxonomy.place
     embed: dict[str, object] = field(default_factory=dict)  # model settings used
+    labeller: int = 0  # taxonomy.label.LABELLER_VERSION that chose the automatic labels
 
 
 def read_state(out_dir: Path) -> RunState | None:
