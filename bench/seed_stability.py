@@ -64,10 +64,8 @@ def main() -> None:
     results: dict[str, list[np.ndarray]] = {"one run": [], f"{args.runs}-run vote": []}
     rows = []
     for base in [int(s) for s in args.seeds.split(",")]:
-        spaces = [
-            reduce.reduce_vectors(vectors, seed=base + i, layout=False, **options).cluster_space
-            for i in range(args.runs)
-        ]
+        reduced = reduce.reduce_vectors(vectors, seed=base, n_spaces=args.runs, **options)
+        spaces = [reduced.cluster_space, *reduced.extra_spaces]
         for name, extra in (("one run", []), (f"{args.runs}-run vote", spaces[1:])):
             topics = cluster.cluster_vectors(spaces[0], vectors, extra_spaces=extra)
             results[name].append(topics)

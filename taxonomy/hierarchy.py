@@ -25,22 +25,20 @@ def _kmeans(centroids: np.ndarray, sizes: np.ndarray, n_themes: int, seed: int) 
     return model.fit(centroids, sample_weight=np.maximum(sizes, 1)).labels_
 
 
-def _paper_silhouette(
-    papers: np.ndarray, topic_of: np.ndarray, theme_of_topic: np.ndarray, seed: int
-) -> float:
-    assigned = topic_of >= 0
-    themes = theme_of_topic[topic_of[assigned]]
+def _silhouette_rows(topic_of: np.ndarray, seed: int) -> np.ndarray:
+    """The assigned papers scored by the silhouette: a seeded sample of SILHOUETTE_SAMPLE, drawn
+    once so every candidate theme count is scored on the same papers."""
+    rows = np.flatnonzero(topic_of >= 0)
+    if len(rows) > SILHOUETTE_SAMPLE:
+        rows = rows[np.random.RandomState(seed).permutation(len(rows))[:SILHOUETTE_SAMPLE]]
+    return rows
+
+
+def _paper_silhouette(papers: np.ndarray, topics: np.ndarray, theme_of_topic: np.ndarray) -> float:
+    themes = theme_of_topic[topics]
     if len(set(themes)) < 2:
         return -np.inf
-    return float(
-        silhouette_score(
-            papers[assigned],
-            themes,
-            metric="cosine",
-            sample_size=min(SILHOUETTE_SAMPLE, int(assigned.sum())),
-            random_state=seed,
-        )
-    )
+    return float(silhouette_score(papers, themes, metric="cosine"))
 
 
 def group_topics(
@@ -66,10 +64,13 @@ def group_topics(
         root = math.sqrt(k)
         low, high = max(2, round(0.7 * root)), min(k - 1, max(3, round(1.5 * root)))
         best, best_score = None, -np.inf
+        if papers is not None and topic_of is not None:
+            rows = _silhouette_rows(topic_of, seed)
+            sample, sample_topics = papers[rows], topic_of[rows]
         for n in range(low, high + 1):
             assignment = _kmeans(unit, sizes, n, seed)
             if papers is not None and topic_of is not None:
-                score = _paper_silhouette(papers, topic_of, assignment, seed)
+                score = _paper_silhouette(sample, sample_topics, assignment)
             elif len(set(assignment)) >= 2:
                 score = silhouette_score(unit, assignment, metric="cosine")
             else:

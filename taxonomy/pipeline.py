@@ -161,28 +161,19 @@ def run(
     n_runs = cluster.consensus_runs(len(fit_vectors), cc.runs)
     with stage("reduce"):
         rc = cfg.reduce
-
-        def reduce_all() -> dict[str, np.ndarray]:
-            options = dict(
-                n_components=rc.n_components,
-                n_neighbors=rc.n_neighbors,
-                min_dist=rc.min_dist,
-                map_min_dist=rc.map_min_dist,
-            )
-            first = vars(engine.reduce_vectors(fit_vectors, seed=cfg.seed, **options))
-            extra = [  # further clustering spaces (seed+1, ...): no map layout needed
-                engine.reduce_vectors(fit_vectors, seed=cfg.seed + i, layout=False, **options)
-                for i in range(1, n_runs)
-            ]
-            spaces = [r.cluster_space for r in extra]
-            shape = (0, *first["cluster_space"].shape)
-            return {**first, "extra_spaces": np.stack(spaces) if spaces else np.zeros(shape)}
-
+        options = dict(
+            n_components=rc.n_components,
+            n_neighbors=rc.n_neighbors,
+            min_dist=rc.min_dist,
+            map_min_dist=rc.map_min_dist,
+            seed=cfg.seed,
+            n_spaces=n_runs,
+        )
         reduced = _cached(
             cache_dir,
             "reduce",
             [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name, n_runs],
-            reduce_all,
+            lambda: vars(engine.reduce_vectors(fit_vectors, **options)),
         )
     with stage("cluster"):
         topic_of = cluster.cluster_vectors(

@@ -26,6 +26,8 @@ EXACT_KNN_MAX = 30_000
 class Reduced:
     cluster_space: np.ndarray  # [n, d] what the clusterer sees
     layout: np.ndarray  # [n, 2] map coordinates, scaled to [0, 1]
+    # [k, n, d]: the clustering space again with seeds seed+1..seed+k (for the seed vote)
+    extra_spaces: np.ndarray
 
 
 def tfidf_vectors(
@@ -140,20 +142,19 @@ def reduce_vectors(
     min_dist: float = 0.0,
     map_min_dist: float = 0.1,
     seed: int = 42,
-    layout: bool = True,
+    n_spaces: int = 1,
 ) -> Reduced:
-    """UMAP clustering space and 2-D map layout; `layout=False` skips the map fit (its layout
-    is then an [n, 0] array), for extra clustering runs with other seeds."""
+    """UMAP clustering space and 2-D map layout, plus `n_spaces - 1` further clustering spaces
+    fitted with seeds seed+1, ... on the same k-NN graph (for the seed vote)."""
     n = len(vectors)
-    if n < MIN_PAPERS_FOR_UMAP:
+    if n < MIN_PAPERS_FOR_UMAP:  # PCA does not depend on the seed: no further spaces
         space = _pca(vectors, n_components, seed)
-        xy = _scale01(_pca(vectors, 2, seed)) if layout else np.zeros((n, 0), np.float32)
-        return Reduced(cluster_space=space, layout=xy)
+        return Reduced(space, _scale01(_pca(vectors, 2, seed)), _no_spaces(space))
 
     from umap import UMAP  # slow import (numba); only when needed
 
     neighbors = min(n_neighbors, n - 1)
-    # One k-NN search shared by both fits: it is the costly part on large corpora.
+    # One k-NN search shared by every fit: it is the costly part on large corpora.
     if n <= EXACT_KNN_MAX:
         knn: tuple = exact_knn(vectors, neighbors)
     else:
@@ -162,13 +163,21 @@ def reduce_vectors(
         knn = nearest_neighbors(
             vectors, neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
         )
-    common = dict(
-        n_neighbors=neighbors, metric="cosine", random_state=seed, n_jobs=1, precomputed_knn=knn
-    )
+    common = dict(n_neighbors=neighbors, metric="cosine", n_jobs=1, precomputed_knn=knn)
+
+    def fit(dims: int, dist: float, random_state: int) -> np.ndarray:
+        model = UMAP(n_components=dims, min_dist=dist, random_state=random_state, **common)
+        return model.fit_transform(vectors)
+
     with warnings.catch_warnings():  # "no search index: transform unavailable": not needed
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
-        space = UMAP(n_components=n_components, min_dist=min_dist, **common).fit_transform(vectors)
-        if not layout:
-            return Reduced(cluster_space=space.astype(np.float32), layout=np.zeros((n, 0)))
-        xy = UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
-    return Reduced(cluster_space=space.astype(np.float32), layout=_scale01(xy))
+        space = fit(n_components, min_dist, seed).astype(np.float32)
+        xy = fit(2, map_min_dist, seed)
+        extra = [
+            fit(n_components, min_dist, seed + i).astype(np.float32) for i in range(1, n_spaces)
+        ]
+    return Reduced(space, _scale01(xy), np.stack(extra) if extra else _no_spaces(space))
+
+
+def _no_spaces(space: np.ndarray) -> np.ndarray:
+    return np.zeros((0, *space.shape), np.float32)

@@ -94,16 +94,16 @@ def test_cuda_with_cuml_uses_its_umap_and_hdbscan(monkeypatch):
     )
     assert set(labels) <= {-1, 0, 1} and ("hdbscan", 10) in calls
     assert ("umap", 5, 3) in calls and ("umap", 2, 3) in calls
-    # Extra clustering spaces for the seed vote skip the 2-D map fit.
+    # Extra clustering spaces for the seed vote: one more 5-d fit each, the 2-D map fit once.
     calls.clear()
-    extra = engine.reduce_vectors(
+    voted = engine.reduce_vectors(
         vectors,
         n_components=5,
         n_neighbors=15,
         min_dist=0.0,
         map_min_dist=0.1,
         seed=4,
-        layout=False,
+        n_spaces=3,
     )
-    assert extra.cluster_space.shape == (200, 5) and extra.layout.shape == (200, 0)
-    assert calls == [("umap", 5, 4)]
+    assert voted.extra_spaces.shape == (2, 200, 5)
+    assert calls == [("umap", 5, 4), ("umap", 2, 4), ("umap", 5, 5), ("umap", 5, 6)]

@@ -109,11 +109,14 @@ def test_consensus_runs_only_for_small_corpora():
 
 def test_cluster_with_extra_spaces_votes_across_runs():
     x, truth = blobs(40, 4)
-    spaces = [reduce_vectors(x, n_components=5, seed=s, layout=False) for s in (1, 2, 3)]
-    assert spaces[1].layout.shape == (160, 0)
-    extra = [r.cluster_space for r in spaces[1:]]
-    a = cluster_vectors(spaces[0].cluster_space, x, min_size=8, extra_spaces=extra)
-    b = cluster_vectors(spaces[0].cluster_space, x, min_size=8, extra_spaces=extra)
+    reduced = reduce_vectors(x, n_components=5, seed=1, n_spaces=3)
+    assert reduced.layout.shape == (160, 2) and reduced.extra_spaces.shape == (2, 160, 5)
+    # the first extra space is the seed+1 fit on the same neighbour graph
+    alone = reduce_vectors(x, n_components=5, seed=2)
+    assert np.allclose(reduced.extra_spaces[0], alone.cluster_space)
+    extra = list(reduced.extra_spaces)
+    a = cluster_vectors(reduced.cluster_space, x, min_size=8, extra_spaces=extra)
+    b = cluster_vectors(reduced.cluster_space, x, min_size=8, extra_spaces=extra)
     assert (a == b).all()
     for t in set(a[a >= 0]):
         assert len(set(truth[a == t])) == 1

@@ -54,21 +54,23 @@ def cuml_reduce(
     min_dist: float,
     map_min_dist: float,
     seed: int,
-    layout: bool = True,
+    n_spaces: int = 1,
 ) -> Any:
     """GPU counterpart of `taxonomy.reduce.reduce_vectors` (same parameters, same outputs)."""
-    from taxonomy.reduce import MIN_PAPERS_FOR_UMAP, Reduced, _scale01, reduce_vectors
+    from taxonomy.reduce import MIN_PAPERS_FOR_UMAP, Reduced, _no_spaces, _scale01, reduce_vectors
 
     if len(vectors) < MIN_PAPERS_FOR_UMAP:
-        return reduce_vectors(vectors, n_components=n_components, seed=seed, layout=layout)
+        return reduce_vectors(vectors, n_components=n_components, seed=seed)
     common = dict(n_neighbors=min(n_neighbors, len(vectors) - 1), metric="cosine")
-    common["random_state"] = seed
-    space = cuml.UMAP(n_components=n_components, min_dist=min_dist, **common).fit_transform(vectors)
-    space = np.asarray(space, np.float32)
-    if not layout:
-        return Reduced(cluster_space=space, layout=np.zeros((len(space), 0), np.float32))
-    xy = cuml.UMAP(n_components=2, min_dist=map_min_dist, **common).fit_transform(vectors)
-    return Reduced(cluster_space=space, layout=_scale01(np.asarray(xy)))
+
+    def fit(dims: int, dist: float, random_state: int) -> np.ndarray:
+        model = cuml.UMAP(n_components=dims, min_dist=dist, random_state=random_state, **common)
+        return np.asarray(model.fit_transform(vectors), np.float32)
+
+    space = fit(n_components, min_dist, seed)
+    xy = fit(2, map_min_dist, seed)
+    extra = [fit(n_components, min_dist, seed + i) for i in range(1, n_spaces)]
+    return Reduced(space, _scale01(xy), np.stack(extra) if extra else _no_spaces(space))
 
 
 def cuml_hdbscan_factory(cuml: Any) -> Callable[[int, int, str], Any]:

@@ -822,7 +822,7 @@
     canvas.setPointerCapture(e.pointerId);
     // shift+drag: box; alt (option) + drag: lasso; plain drag: pan.
     const mode = e.shiftKey ? "box" : e.altKey ? "lasso" : "pan";
-    drag = { px, py, cx: view.cx, cy: view.cy, moved: false, box: mode === "box", mode };
+    drag = { px, py, cx: view.cx, cy: view.cy, moved: false, mode };
     if (mode === "lasso") lassoPath = [[px, py]];
     hideTooltip();
     canvas.classList.add(mode === "pan" ? "panning" : "selecting");
@@ -841,7 +841,7 @@
     if (drag.mode === "lasso") {
       const [lx, ly] = lassoPath[lassoPath.length - 1];
       if (Math.abs(px - lx) + Math.abs(py - ly) > 2) { lassoPath.push([px, py]); requestDraw(); }
-    } else if (drag.box) {
+    } else if (drag.mode === "box") {
       selbox.hidden = false;
       Object.assign(selbox.style, {
         left: `${Math.min(px, drag.px)}px`, top: `${Math.min(py, drag.py)}px`,
@@ -864,7 +864,7 @@
     lassoPath = null;
     if (d.mode === "lasso" && d.moved) selectLasso(path);
     else if (d.mode === "lasso") requestDraw();
-    else if (d.box && d.moved) selectBox(d.px, d.py, px, py);
+    else if (d.mode === "box" && d.moved) selectBox(d.px, d.py, px, py);
     else if (!d.moved && e.type === "pointerup") {
       const i = pick(px, py);
       if (i >= 0) selectPaper(i, "click");
