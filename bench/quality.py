@@ -56,7 +56,7 @@ def dataset(name: str, cache: Path) -> tuple[list[str], Path, str]:
     return [str(corpus)], labels, "label"
 
 
-def frame_for(corpus, topics: np.ndarray) -> pd.DataFrame:  # noqa: ANN001
+def frame_for(corpus, topics: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": [p.id for p in corpus.papers],
@@ -87,7 +87,7 @@ def run_ours(paths: list[str], seed: int, cache: Path) -> tuple[pd.DataFrame, fl
         return read_documents(Path(out) / "documents.csv"), seconds, result
 
 
-def run_bertopic(corpus, embeddings: np.ndarray, seed: int) -> tuple[pd.DataFrame, float]:  # noqa: ANN001
+def run_bertopic(corpus, embeddings: np.ndarray, seed: int) -> tuple[pd.DataFrame, float]:
     """BERTopic() as documented, with only UMAP's random_state fixed (its default is unseeded)."""
     from bertopic import BERTopic
     from umap import UMAP

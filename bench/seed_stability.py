@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 LABELS = REPO.parent / "shared/eval/seeds_dev_labels.jsonl"
 
 
-def gold_labels(corpus) -> list[str]:  # noqa: ANN001
+def gold_labels(corpus) -> list[str]:
     docs = pd.DataFrame(
         {
             "id": [p.id for p in corpus.papers],

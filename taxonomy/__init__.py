@@ -17,4 +17,11 @@ def run(config: Any = None, out: Any = None, **overrides: Any) -> RunResult:
     return _run(config, out=out, **overrides)
 
 
-__all__ = ["run", "__version__"]
+def fit(papers: Any, embeddings: Any = None, config: Any = None, **kwargs: Any) -> RunResult:
+    """Fit a taxonomy in memory (nothing written); see `taxonomy.pipeline.fit`."""
+    from taxonomy.pipeline import fit as _fit
+
+    return _fit(papers, embeddings, config, **kwargs)
+
+
+__all__ = ["fit", "run", "__version__"]

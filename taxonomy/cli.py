@@ -107,7 +107,8 @@ def assign(
 ) -> None:
     """Place new abstracts into the last run's topics without refitting."""
     from taxonomy.config import load_config
-    from taxonomy.place import NEW_THEME_LABEL, assign_files
+    from taxonomy.pipeline import NEW_THEME_LABEL
+    from taxonomy.pipeline import assign as assign_files
 
     cfg = load_config(config)
     warn_if_mixed(run_dir or Path(cfg.output.dir))

@@ -18,10 +18,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.preprocessing import normalize
+
+from taxonomy.tree import by_size, group_centroids, relabel
+
+# Builds an HDBSCAN-like object (`fit_predict`) from (min_size, min_samples, selection).
+ClustererFactory = Callable[[int, int, str], Any]
 
 # Combining runs costs a UMAP fit per run and an n x n co-association matrix (4 bytes per pair,
 # the average-linkage step 8 per pair over half of them): at 5,000 papers combine_runs took
@@ -43,18 +49,11 @@ def auto_min_size(n_papers: int) -> int:
 
 def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
     """Topic ids 0..k-1 ordered by size (ties by first member), -1 kept."""
-    ids = [t for t in np.unique(labels) if t >= 0]
-    order = sorted(ids, key=lambda t: (-(labels == t).sum(), int(np.argmax(labels == t))))
-    mapping = {old: new for new, old in enumerate(order)}
-    return np.array([mapping.get(t, -1) for t in labels], dtype=np.int64)
+    return relabel(labels, by_size(labels))
 
 
 def topic_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    k = int(labels.max()) + 1 if len(labels) else 0
-    centroids = np.zeros((k, vectors.shape[1]), np.float32)
-    for t in range(k):
-        centroids[t] = vectors[labels == t].mean(axis=0)
-    return normalize(centroids)
+    return group_centroids(vectors, labels, int(labels.max()) + 1 if len(labels) else 0)
 
 
 def reassign_outliers(vectors: np.ndarray, labels: np.ndarray, max_unassigned: float) -> np.ndarray:
@@ -136,7 +135,7 @@ def cluster_vectors(
     min_size: int | None = None,
     selection: str = "leaf",
     max_unassigned: float = 0.02,
-    make_clusterer: Callable[[int, int, str], Any] | None = None,
+    make_clusterer: ClustererFactory | None = None,
     extra_spaces: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """Topic id per paper (0 = largest topic, -1 = unassigned).
@@ -163,3 +162,35 @@ def cluster_vectors(
         return np.zeros(n, dtype=np.int64)
     labels = reassign_outliers(vectors, labels, max_unassigned)
     return _relabel_by_size(labels)
+
+
+@dataclass(frozen=True)
+class TopicFit:
+    topic_of: np.ndarray  # topic per fitted paper (0 = largest, -1 = unassigned)
+    min_size: int  # the smallest topic size used: later stages (seed themes) use the same
+
+
+def resolve_min_size(setting: int | str, n_fitted: int) -> int:
+    """`cluster.min_size`, with `auto` resolved for the number of papers actually clustered."""
+    return auto_min_size(n_fitted) if setting == "auto" else int(setting)
+
+
+def fit_topics(
+    spaces: Sequence[np.ndarray],
+    vectors: np.ndarray,
+    settings: Any,
+    make_clusterer: ClustererFactory | None = None,
+) -> TopicFit:
+    """Topics of the papers reduced into `spaces` (the first, plus any for the seed vote) under
+    the `cluster` settings; `vectors` are the same papers in the full space."""
+    min_size = resolve_min_size(settings.min_size, len(vectors))
+    topic_of = cluster_vectors(
+        spaces[0],
+        vectors,
+        min_size=min_size,
+        selection=settings.selection,
+        max_unassigned=settings.max_unassigned,
+        make_clusterer=make_clusterer,
+        extra_spaces=list(spaces[1:]),
+    )
+    return TopicFit(topic_of, min_size)

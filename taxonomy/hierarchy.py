@@ -10,11 +10,15 @@ the comparison with the earlier Ward/centroid-silhouette choice.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
+
+from taxonomy.tree import Taxonomy, group_centroids
 
 # Papers scored for the silhouette: a seeded sample keeps the cost flat on large corpora.
 SILHOUETTE_SAMPLE = 3000
@@ -23,6 +27,22 @@ SILHOUETTE_SAMPLE = 3000
 def _kmeans(centroids: np.ndarray, sizes: np.ndarray, n_themes: int, seed: int) -> np.ndarray:
     model = KMeans(n_clusters=n_themes, n_init=10, random_state=seed)
     return model.fit(centroids, sample_weight=np.maximum(sizes, 1)).labels_
+
+
+def _largest_first(assignment: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Themes renumbered by total papers (largest first), ties by smallest topic id."""
+    themes = sorted(
+        set(assignment), key=lambda t: (-sizes[assignment == t].sum(), np.argmax(assignment == t))
+    )
+    mapping = {old: new for new, old in enumerate(themes)}
+    return np.array([mapping[t] for t in assignment], dtype=np.int64)
+
+
+def split_topics(centroids: np.ndarray, sizes: np.ndarray, n_groups: int, seed: int) -> np.ndarray:
+    """Exactly `n_groups` groups of topics (0 = most papers) by the theme level's rule: k-means
+    of the unit centroids weighted by topic size. Used to split a theme on request."""
+    sizes = np.asarray(sizes)
+    return _largest_first(_kmeans(normalize(centroids), sizes, n_groups, seed), sizes)
 
 
 def _silhouette_rows(topic_of: np.ndarray, seed: int) -> np.ndarray:
@@ -80,9 +100,25 @@ def group_topics(
         assignment = best if best is not None else np.zeros(k, dtype=np.int64)
     else:
         assignment = _kmeans(unit, sizes, min(n_themes, k), seed)
-    # Renumber themes by total papers (largest first), ties by smallest topic id.
-    themes = sorted(
-        set(assignment), key=lambda t: (-sizes[assignment == t].sum(), np.argmax(assignment == t))
+    return _largest_first(assignment, sizes)
+
+
+def fit_themes(
+    topic_of: np.ndarray,
+    vectors: np.ndarray,
+    settings: Any,
+    seed: int,
+    topic_names: Mapping[int, str] | None = None,
+) -> Taxonomy:
+    """The fitted two-level taxonomy: topics as clustered, grouped into themes under the
+    `hierarchy` settings. Ids are positional until the curate stage matches them to the
+    previous run's; `topic_names` (seed themes) become the topics' fixed labels."""
+    n_topics = int(topic_of.max()) + 1
+    centroids = group_centroids(vectors, topic_of, n_topics)
+    sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
+    n_themes = None if settings.n_themes == "auto" else settings.n_themes
+    theme_of_topic = group_topics(
+        centroids, sizes, n_themes, papers=vectors, topic_of=topic_of, seed=seed
     )
-    mapping = {old: new for new, old in enumerate(themes)}
-    return np.array([mapping[t] for t in assignment], dtype=np.int64)
+    labels = {f"topic-{t + 1}": name for t, name in (topic_names or {}).items()}
+    return Taxonomy.numbered(topic_of, theme_of_topic, labels)

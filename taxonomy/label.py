@@ -10,14 +10,16 @@ unique across all nodes: a node whose best phrase is taken uses its next best.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from taxonomy.keyphrases import as_label, class_tfidf, complete_phrase, surface_form
+from taxonomy.keyphrases import as_label, class_tfidf, complete_phrase, count_phrases, surface_form
+from taxonomy.tree import THEME, TOPIC, Taxonomy, group_centroids
 
 PhraseEmbedder = Callable[[list[str]], np.ndarray]
 # Bumped whenever the choice of labels changes: automatic labels kept from a run made by an
@@ -36,6 +38,11 @@ GENERIC_SHARE = 0.2
 # A label names a subject; a lone adjective ("Comprehensive", "Generative") or a phrase ending
 # in a modifier ("high level", "graph based") describes one without naming it, so such
 # phrases are tried only after every noun-like candidate.
+# A theme is named by one phrase only if that many of its papers use it; otherwise by its two
+# largest topics ("Speech & image generation").
+THEME_LABEL_SHARE = 0.6
+# Large corpora: a topic with fewer sampled papers than this is labelled from all its papers.
+MIN_SAMPLED = 10
 ADJECTIVE_ENDINGS = ("ive", "ous", "ful", "less", "able", "ible")
 MODIFIER_WORDS = {"based", "aware", "level", "driven", "oriented", "free", "wise"}
 
@@ -205,14 +212,12 @@ def label_groups(
         )
 
     vocab_index = {str(term): i for c in cands for term, i in ((vocab[j], j) for j in c)}
+    centers = group_centroids(unit, groups, n_groups)
+    sem_centroids = group_centroids(sem, groups, n_groups) if sem is not None else None
     results: list[GroupLabel | None] = [None] * n_groups
     # Bigger groups choose first: they have the strongest claim to a generic phrase.
     for g in sorted(range(n_groups), key=lambda g: (-len(members[g]), g)):
-        centroid = (
-            normalize(sem[members[g]].mean(axis=0, keepdims=True))[0]
-            if sem is not None and len(members[g])
-            else None
-        )
+        centroid = sem_centroids[g] if sem_centroids is not None and len(members[g]) else None
         ranked, keywords = _rank_group(
             cands[g], scores[g], shares[g], generic, vocab, centroid, phrase_vecs, n_keywords
         )
@@ -222,8 +227,7 @@ def label_groups(
             ranked = [fallback_labels[g], *ranked]
         label = _unique_label(ranked, keywords, group_texts, taken, g)
         taken.add(label.lower())
-        center = normalize(unit[members[g]].mean(axis=0, keepdims=True))[0]
-        typical = members[g][np.argsort(-(unit[members[g]] @ center), kind="stable")]
+        typical = members[g][np.argsort(-(unit[members[g]] @ centers[g]), kind="stable")]
         results[g] = GroupLabel(
             label=label,
             keywords=[surface_form(k, group_texts[:200]) for k in keywords],
@@ -282,3 +286,94 @@ def _unique_label(
     while f"{base} ({suffix})".lower() in taken:
         suffix += 1
     return f"{base} ({suffix})"
+
+
+def label_rows(
+    sample: np.ndarray | None, topic_of: np.ndarray, min_sampled: int = MIN_SAMPLED
+) -> np.ndarray:
+    """Papers the labels are computed from: the fitted sample, plus every paper of a topic that
+    has fewer than `min_sampled` sampled papers (small or curated topics). Phrase statistics of
+    a 20k sample name topics as well as all 75k papers do, at a fixed cost."""
+    if sample is None:
+        return np.arange(len(topic_of))
+    in_sample = np.zeros(len(topic_of), bool)
+    in_sample[sample] = True
+    ids = topic_of[topic_of >= 0]
+    sampled = np.bincount(
+        topic_of[in_sample & (topic_of >= 0)], minlength=ids.max() + 1 if len(ids) else 0
+    )
+    thin = np.flatnonzero(sampled < min_sampled)
+    return np.flatnonzero(in_sample | np.isin(topic_of, thin))
+
+
+def _settle(
+    labels: list[GroupLabel], ids: Sequence[str], preset: dict[str, str], fixed: Mapping[str, str]
+) -> dict[str, str]:
+    """Put the preset labels on the nodes; return the automatic label by node id: what
+    labelling chose for nodes the user named (`fixed`), the kept label for the others."""
+    auto = {}
+    for group, node in zip(labels, ids, strict=True):
+        auto[node] = group.label if node in fixed else preset.get(node, group.label)
+        group.label = preset.get(node, group.label)
+    return auto
+
+
+def label_taxonomy(
+    taxonomy: Taxonomy,
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    embeddings: np.ndarray,
+    settings: Any,
+    *,
+    preset: dict[str, str],
+    fixed: Mapping[str, str],
+    sample: np.ndarray | None = None,
+    embed_phrases: PhraseEmbedder | None = None,
+) -> tuple[Taxonomy, dict[str, str]]:
+    """(the taxonomy with labels, keywords and representatives; automatic label by node id).
+
+    `preset` labels (the user's, kept ones) are used as they are; `fixed` are the user's own,
+    whose nodes keep the automatic label chosen here for the record. A theme is named from its
+    topics' terms when one covers THEME_LABEL_SHARE of its papers, else from its two largest
+    topics' labels.
+    """
+    rows = label_rows(sample, taxonomy.topic_of)
+    row_texts = [texts[i] for i in rows]
+    counts, vocab = count_phrases(row_texts, settings.max_ngram)
+    common = dict(
+        counts=counts,
+        vocab=vocab,
+        texts=row_texts,
+        vectors=vectors[rows],
+        n_keywords=settings.n_keywords,
+        n_representatives=settings.n_representatives,
+        embed_phrases=embed_phrases,
+        doc_embeddings=embeddings[rows],
+    )
+    taken: set[str] = {label.lower() for label in preset.values()}
+    topic_groups = taxonomy.topic_of[rows]
+    topics = label_groups(topic_groups, taxonomy.n_nodes(TOPIC), taken=taken, **common)
+    topic_auto = _settle(topics, taxonomy.ids[TOPIC], preset, fixed)
+    n_themes = taxonomy.n_nodes(THEME)
+    children = [taxonomy.children(THEME, j) for j in range(n_themes)]
+    themes = label_groups(
+        taxonomy.layer(THEME)[rows],
+        n_themes,
+        taken=taken,
+        allowed_terms=[{kw for t in kids for kw in topics[t].terms} for kids in children],
+        fallback_labels=[join_labels([topics[t].label for t in kids]) for kids in children],
+        min_label_share=THEME_LABEL_SHARE,
+        **common,
+    )
+    theme_auto = _settle(themes, taxonomy.ids[THEME], preset, fixed)
+    labelled: dict[str, GroupLabel] = {}
+    for groups, ids in ((topics, taxonomy.ids[TOPIC]), (themes, taxonomy.ids[THEME])):
+        for group, node in zip(groups, ids, strict=True):
+            group.representatives = [int(rows[i]) for i in group.representatives]
+            labelled[node] = group
+    result = taxonomy.replace(
+        labels={node: g.label for node, g in labelled.items()},
+        keywords={node: tuple(g.keywords) for node, g in labelled.items()},
+        representatives={node: tuple(g.representatives) for node, g in labelled.items()},
+    )
+    return result, topic_auto | theme_auto

@@ -1,96 +1,91 @@
-"""Wires the stages together: ingest -> embed -> reduce -> cluster -> label -> hierarchy -> export.
+"""Wires the stages together: ingest -> embed -> reduce -> cluster -> label -> hierarchy -> curate
+-> export.
 
-Each stage is a plain function in its own module; this module only passes data between them,
-times them, shows progress, and caches the expensive deterministic steps on disk.
+Each stage is a function in its own module that owns its policy; this module only passes data
+between them, times them, shows progress, and caches the expensive deterministic steps on disk.
+`fit` builds a taxonomy from papers (or texts) in memory; `run` reads the configured input,
+fits, and writes the outputs; `assign` places new papers into a finished run.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from taxonomy.config import DEFAULT_CURATION, Config, load_config
-from taxonomy.engines import Engine
-from taxonomy.models import Corpus, TaxonomyNode
-
-# A theme is named by one phrase only if that many of its papers use it; otherwise by its two
-# largest topics ("Speech & image generation").
-THEME_LABEL_SHARE = 0.6
+from taxonomy.curate.edits import Edits
+from taxonomy.curate.ids import RunState
+from taxonomy.embed import Embedder, Progress
+from taxonomy.models import Corpus, Paper, TaxonomyNode
+from taxonomy.tree import Taxonomy
 
 
 @dataclass
 class RunResult:
     config: Config
     corpus: Corpus
-    themes: list[TaxonomyNode]
-    topic_of: np.ndarray  # topic index per paper (-1 unassigned)
+    taxonomy: Taxonomy
     layout: np.ndarray  # [n, 2] map coordinates
-    out_dir: Path
+    state: RunState  # what the next run starts from (state.json)
+    changes: dict[str, Any] = field(default_factory=dict)  # see taxonomy.curate.changes
     files: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     newly_embedded: int = 0
-    changes: dict[str, Any] = field(default_factory=dict)  # see taxonomy.curate.changes
+    out_dir: Path | None = None  # where `run` wrote the outputs
+
+    @cached_property
+    def themes(self) -> list[TaxonomyNode]:
+        return self.taxonomy.tree()
 
     @property
     def topics(self) -> list[TaxonomyNode]:
         return [topic for theme in self.themes for topic in theme.children]
 
     @property
+    def topic_of(self) -> np.ndarray:
+        return self.taxonomy.topic_of
+
+    @property
     def unassigned(self) -> int:
-        return int((self.topic_of < 0).sum())
+        return self.taxonomy.unassigned
 
 
-class _Stages:
+class Stages:
+    """Times each stage and shows it (a spinner, or a bar where the work is countable)."""
+
     def __init__(self, show: bool) -> None:
         self.timings: dict[str, float] = {}
         self.show = show
 
     @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
+    def __call__(self, name: str, total: int = 0) -> Iterator[Progress | None]:
         start = time.perf_counter()
-        if self.show:
+        if not self.show:
+            yield None
+        elif total:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            with Progress(name, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+                task = bar.add_task(name, total=total)
+                yield lambda k: bar.advance(task, k)
+        else:
             from rich.console import Console
 
             with Console(stderr=True).status(f"[bold]{name}[/]…"):
-                yield
-        else:
-            yield
+                yield None
         self.timings[name] = time.perf_counter() - start
 
 
-def _cached(cache_dir: Path, stage: str, key_parts: list[Any], compute) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Return compute() (a dict of arrays), memoised on disk; damaged entries are recomputed."""
-    from taxonomy.stage_cache import cached_arrays
-
-    return cached_arrays(cache_dir, stage, key_parts, compute)
-
-
-def _settle(
-    labels: list[Any], ids: list[str], settled: dict[str, str], fixed: dict[str, str]
-) -> list[str]:
-    """Put the settled labels (user's, then kept) on the nodes; return the automatic labels."""
-    auto = []
-    for group, node in zip(labels, ids, strict=True):
-        auto.append(group.label if node in fixed else settled.get(node, group.label))
-        group.label = settled.get(node, group.label)
-    return auto
-
-
-def _embed_progress(show: bool, total: int):  # noqa: ANN202
-    if not show or total == 0:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    task = bar.add_task("embed", total=total)
-    return bar, lambda k: bar.advance(task, k)
+def _config(config: Config | str | Path | None, overrides: dict[str, Any]) -> Config:
+    return config if isinstance(config, Config) else load_config(config, overrides)
 
 
 def run(
@@ -98,30 +93,22 @@ def run(
     *,
     out: str | Path | None = None,
     progress: bool = False,
+    embedder: Embedder | None = None,
     **overrides: Any,
 ) -> RunResult:
-    """Run the pipeline on `config` (a Config, a YAML path, or None for configs/default.yaml)."""
-    from taxonomy import cluster, curate, embed, hierarchy, ingest, label, reduce, scale
-    from taxonomy.curate.changes import diff_runs
-    from taxonomy.curate.ids import RunState, read_state
-    from taxonomy.curate.seeds import apply_seeds, drop_empty_topics, seed_text
+    """Read the configured input, fit, write the outputs (`config`: a Config, a YAML path, or
+    None for configs/default.yaml; `overrides`: dotted settings, e.g. `**{"seed": 7}`)."""
+    from taxonomy import curate, ingest
+    from taxonomy.curate.changes import changes_json, changes_markdown
+    from taxonomy.curate.ids import read_state, state_json
     from taxonomy.export import write_outputs
-    from taxonomy.keyphrases import count_phrases
-    from taxonomy.nodes import build_nodes
-    from taxonomy.place import run_record, similarity_floor
 
-    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    cfg = _config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
-    cache_dir = Path(cfg.cache_dir)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
-    stage = _Stages(progress)
-    engine = Engine.from_config(cfg.compute)
+    stages = Stages(progress)
     edits = curate.load_curation(cfg.curation, required=cfg.curation != DEFAULT_CURATION)
     previous = read_state(out_dir)
-    seed_names: dict[int, str] = {}
-    seed_outcomes: list = []
-
-    with stage("ingest"):
+    with stages("ingest"):
         corpus = ingest.read_corpus(
             [Path(p) for p in cfg.input.paths],
             title_column=cfg.input.title_column,
@@ -130,179 +117,267 @@ def run(
             exclude_sources=tuple(cfg.input.exclude_sources),
         )
         corpus = curate.exclude_papers(corpus, edits)
-    texts = corpus.texts
-
-    def embed_with_cache(items: list[str], bar_total: bool = False) -> tuple[np.ndarray, int]:
-        bar, advance = _embed_progress(progress and bar_total, len(items))
-        kwargs = dict(
-            model_name=cfg.embed.model,
-            max_tokens=cfg.embed.max_tokens,
-            batch_size=engine.batch_size(cfg.embed.batch_size),
-            cache_dir=cache_dir / "embeddings",
-            device=engine.device,
-            encode_fn=engine.encode_fn(cfg.embed.model, cfg.embed.max_tokens),
+    result = fit(
+        corpus, config=cfg, edits=edits, previous=previous, embedder=embedder, stages=stages
+    )
+    with stages("export"):
+        result.files = write_outputs(
+            out_dir,
+            result.corpus,
+            result.themes,
+            result.layout,
+            map_html=cfg.output.map,
+            extra={
+                "changes.json": changes_json(result.changes),
+                "changes.md": changes_markdown(result.changes),
+                "state.json": state_json(result.state),
+            },
         )
-        if bar is None:
-            return embed.embed_texts(items, **kwargs)
-        with bar:
-            return embed.embed_texts(items, progress=advance, **kwargs)
+    result.timings, result.out_dir = stages.timings, out_dir
+    return result
 
-    start = time.perf_counter()
-    embeddings, newly = embed_with_cache(texts, bar_total=True)
-    stage.timings["embed"] = time.perf_counter() - start
-    # Large corpora: TF-IDF/SVD, UMAP and HDBSCAN are fitted on a seeded sample only.
-    sample = scale.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
-    with stage("lexical"):
+
+def _as_corpus(papers: Corpus | Sequence[Paper] | Sequence[str]) -> Corpus:
+    if isinstance(papers, Corpus):
+        return papers
+    items = [
+        p if isinstance(p, Paper) else Paper(abstract=str(p), source="<memory>") for p in papers
+    ]
+    return Corpus(items, len(items))
+
+
+def fit(
+    papers: Corpus | Sequence[Paper] | Sequence[str],
+    embeddings: np.ndarray | None = None,
+    config: Config | str | Path | None = None,
+    *,
+    edits: Edits | None = None,
+    previous: RunState | None = None,
+    embedder: Embedder | None = None,
+    stages: Stages | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """The taxonomy of `papers` (a Corpus, Papers, or abstract texts), in memory.
+
+    `embeddings` ([n, d], one row per paper) replace the sentence model for the papers; label
+    phrases and seed themes are then embedded only if an `embedder` of that model is given.
+    """
+    from taxonomy import curate, engines, hierarchy, label, placement
+    from taxonomy.curate.seeds import apply_seeds, seed_text
+
+    cfg = _config(config, overrides)
+    corpus, stages, edits = _as_corpus(papers), stages or Stages(False), edits or Edits()
+    cache_dir = Path(cfg.cache_dir)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
+    backend = engines.build(cfg.compute, cfg.embed, embedder)
+    embed = _Embedding(
+        backend.embedder, cache_dir, usable=embeddings is None or embedder is not None
+    )
+    texts, newly = corpus.texts, 0
+    if embeddings is None:
+        with stages("embed", total=len(texts)) as tick:
+            embeddings, newly = embed(texts, tick)
+    vectors, sample, fitted_topics, layout = _fit_topics(texts, embeddings, cfg, backend, stages)
+    topic_of, seed_names, seed_outcomes = fitted_topics.topic_of, {}, []
+    if edits.spec.seeds:
+        with stages("seeds"):
+            seed_vectors = embed.required([seed_text(s) for s in edits.spec.seeds], "seeds")
+            topic_of, seed_names, seed_outcomes = apply_seeds(
+                topic_of, embeddings, texts, edits.spec.seeds, seed_vectors, fitted_topics.min_size
+            )
+    with stages("hierarchy"):
+        fitted = hierarchy.fit_themes(topic_of, vectors, cfg.hierarchy, cfg.seed, seed_names)
+    with stages("curate"):
+        curated = curate.identify_and_edit(
+            fitted, corpus, embeddings, vectors, edits, previous, cfg.seed
+        )
+    with stages("label"):
+        labelled, auto = label.label_taxonomy(
+            curated.taxonomy,
+            texts,
+            vectors,
+            embeddings,
+            cfg.label,
+            preset=curated.preset_labels,
+            fixed=curated.taxonomy.labels,
+            sample=sample,
+            embed_phrases=embed.phrases(),
+        )
+    state, changes = curate.run_record(
+        curated,
+        labelled,
+        auto,
+        corpus,
+        embeddings,
+        previous,
+        extra={
+            "assign_threshold": placement.similarity_floor(embeddings, labelled.topic_of),
+            "embed": {"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
+        },
+        seeds=[vars(o) for o in seed_outcomes],
+        deleted=frozenset(edits.spec.delete),
+    )
+    return RunResult(cfg, corpus, labelled, layout, state, changes, newly_embedded=newly)
+
+
+class _Embedding:
+    """Texts -> vectors through the embedder and the run's embedding cache."""
+
+    def __init__(self, embedder: Embedder, cache_dir: Path, usable: bool) -> None:
+        self.embedder, self.cache_dir, self.usable = embedder, cache_dir / "embeddings", usable
+
+    def __call__(self, texts: list[str], tick: Progress | None = None) -> tuple[np.ndarray, int]:
+        from taxonomy.embed import embed_texts
+
+        return embed_texts(texts, self.embedder, cache_dir=self.cache_dir, progress=tick)
+
+    def phrases(self) -> Any:
+        return (lambda items: self(items)[0]) if self.usable else None
+
+    def required(self, texts: list[str], what: str) -> np.ndarray:
+        if not self.usable:
+            from taxonomy.errors import TaxonomyError
+
+            raise TaxonomyError(f"{what}: precomputed embeddings given; pass their embedder too")
+        return self(texts)[0]
+
+
+def _fit_topics(
+    texts: list[str], embeddings: np.ndarray, cfg: Config, backend: Any, stages: Stages
+) -> tuple[np.ndarray, np.ndarray | None, Any, np.ndarray]:
+    """(paper vectors, fitted sample or None, TopicFit for every paper, map layout)."""
+    from taxonomy import cluster, placement, reduce
+    from taxonomy.stage_cache import cached_arrays
+
+    sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    with stages("lexical"):
         lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=sample)
         vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
     fit_vectors = vectors if sample is None else vectors[sample]
-
-    cc = cfg.cluster
-    n_runs = cluster.consensus_runs(len(fit_vectors), cc.runs)
-    with stage("reduce"):
-        rc = cfg.reduce
-        options = dict(
-            n_components=rc.n_components,
-            n_neighbors=rc.n_neighbors,
-            min_dist=rc.min_dist,
-            map_min_dist=rc.map_min_dist,
-            seed=cfg.seed,
-            n_spaces=n_runs,
-        )
-        reduced = _cached(
-            cache_dir,
+    n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
+    with stages("reduce"):
+        options = dict(cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs)
+        reduced = cached_arrays(
+            Path(cfg.cache_dir),
             "reduce",
-            [fit_vectors, rc.model_dump(), cfg.seed, engine.reducer_name, n_runs],
-            lambda: vars(engine.reduce_vectors(fit_vectors, **options)),
+            [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs],
+            lambda: vars(
+                reduce.reduce_vectors(fit_vectors, **options, make_umap=backend.make_umap)
+            ),
         )
-    with stage("cluster"):
-        topic_of = cluster.cluster_vectors(
-            reduced["cluster_space"],
-            fit_vectors,
-            min_size=None if cc.min_size == "auto" else cc.min_size,
-            selection=cc.selection,
-            max_unassigned=cc.max_unassigned,
-            extra_spaces=list(reduced["extra_spaces"]),
-            **engine.cluster_options(),
+    with stages("cluster"):
+        spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
+        topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
+    if sample is None:
+        return vectors, sample, topics, reduced["layout"]
+    with stages("assign"):
+        centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
+        topic_of, layout = placement.place_rest(
+            vectors, sample, topics.topic_of, reduced["layout"], centroids, assign=backend.assign
         )
-    layout = reduced["layout"]
-    if sample is not None:
-        with stage("assign"):
-            centroids = cluster.topic_centroids(fit_vectors, topic_of)
-            topic_of, layout = scale.place_rest(
-                vectors, sample, topic_of, layout, centroids, assign=engine.assign
-            )
-    if edits.spec.seeds:
-        with stage("seeds"):
-            seed_vectors = embed_with_cache([seed_text(s) for s in edits.spec.seeds])[0]
-            auto = cluster.auto_min_size(len(texts))
-            min_support = cc.min_size if cc.min_size != "auto" else auto
-            topic_of, seed_names, seed_outcomes = apply_seeds(
-                topic_of, embeddings, texts, edits.spec.seeds, seed_vectors, min_support
-            )
-            topic_of, seed_names = drop_empty_topics(topic_of, seed_names)
-    with stage("hierarchy"):
-        n_topics = int(topic_of.max()) + 1
-        centroids = cluster.topic_centroids(vectors, topic_of)
-        sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
-        n_themes_cfg = cfg.hierarchy.n_themes
-        theme_of_topic = hierarchy.group_topics(
-            centroids,
-            sizes,
-            None if n_themes_cfg == "auto" else n_themes_cfg,
-            papers=vectors,
-            topic_of=topic_of,
-            seed=cfg.seed,
-        )
-    with stage("curate"):
-        curated = curate.identify_and_edit(
-            topic_of, theme_of_topic, seed_names, corpus, embeddings, vectors, edits, previous
-        )
-        draft = curated.draft
-        topic_of, theme_of_topic = draft.topic_of, np.asarray(draft.theme_of_topic)
-        n_topics, n_themes = len(draft.topic_ids), len(draft.theme_ids)
-        theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
-        settled = curate.preset_labels(draft, theme_of, corpus, previous)
-    with stage("label"):
-        # Large corpora: phrases are counted on the fitted sample (see scale.label_rows).
-        rows = scale.label_rows(sample, topic_of)
-        row_texts = [texts[i] for i in rows]
-        counts, vocab = count_phrases(row_texts, cfg.label.max_ngram)
-        label_args = dict(
-            counts=counts,
-            vocab=vocab,
-            texts=row_texts,
-            vectors=vectors[rows],
-            n_keywords=cfg.label.n_keywords,
-            n_representatives=cfg.label.n_representatives,
-            embed_phrases=lambda items: embed_with_cache(items)[0],
-            doc_embeddings=embeddings[rows],
-        )
-        taken: set[str] = {label.lower() for label in settled.values()}
-        topic_labels = label.label_groups(topic_of[rows], n_topics, taken=taken, **label_args)
-        topic_auto = _settle(topic_labels, draft.topic_ids, settled, draft.labels)
-        allowed = [
-            {kw for t in np.flatnonzero(theme_of_topic == j) for kw in topic_labels[t].terms}
-            for j in range(n_themes)
-        ]
-        fallback = [
-            label.join_labels([topic_labels[t].label for t in np.flatnonzero(theme_of_topic == j)])
-            for j in range(n_themes)
-        ]
-        theme_labels = label.label_groups(
-            theme_of[rows],
-            n_themes,
-            taken=taken,
-            allowed_terms=allowed,
-            fallback_labels=fallback,
-            min_label_share=THEME_LABEL_SHARE,
-            **label_args,
-        )
-        theme_auto = _settle(theme_labels, draft.theme_ids, settled, draft.labels)
-        for group in topic_labels + theme_labels:  # row numbers -> paper indices
-            group.representatives = [int(rows[i]) for i in group.representatives]
-        themes = build_nodes(
-            topic_of, theme_of_topic, topic_labels, theme_labels, draft.topic_ids, draft.theme_ids
-        )
-    theme_records, topic_records = curate.node_records(
-        draft,
-        corpus,
-        embeddings,
-        ([g.label for g in theme_labels], [g.label for g in topic_labels]),
-        (theme_auto, topic_auto),
-    )
-    state = RunState(
-        next_id=curated.next_id,
-        raw_topics=curated.raw_topics,
-        raw_themes=curated.raw_themes,
-        topics=topic_records,
-        themes=theme_records,
-        papers=len(corpus),
-        assign_threshold=similarity_floor(embeddings, topic_of),
-        embed={"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
-        labeller=label.LABELLER_VERSION,
-    )
-    previous_nodes = (previous.themes, previous.topics, previous.papers) if previous else None
-    changes = diff_runs(
-        previous_nodes,
-        theme_records,
-        topic_records,
-        len(corpus),
-        [vars(o) for o in seed_outcomes],
-        deleted=frozenset(edits.spec.delete),
-    )
+    return vectors, sample, cluster.TopicFit(topic_of, topics.min_size), layout
 
-    result = RunResult(
-        config=cfg,
-        corpus=corpus,
-        themes=themes,
-        topic_of=topic_of,
-        layout=layout,
-        out_dir=out_dir,
-        newly_embedded=newly,
-        changes=changes,
+
+NEW_THEME_ID = "unassigned"
+NEW_THEME_LABEL = "Unassigned / possibly new theme"
+
+
+@dataclass
+class Placed:
+    """What `assign` did: per new paper its topic id ('' = unassigned) and similarity."""
+
+    papers: list[Paper]
+    topic_ids: list[str]
+    similarity: list[float]
+    threshold: float
+    skipped: int  # papers already in documents.csv
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def unassigned(self) -> int:
+        return sum(1 for t in self.topic_ids if not t)
+
+
+def assign(
+    paths: list[Path],
+    run_dir: Path,
+    *,
+    cache_dir: Path,
+    columns: dict[str, Any],
+    map_html: bool,
+    embedder: Embedder | None = None,
+) -> Placed:
+    """Place the abstracts in `paths` into the finished run in `run_dir` (the placement rule:
+    nearest topic centroid above the run's similarity floor, map position among the topic's
+    papers) and rewrite its documents.csv and map.html; taxonomy.yaml and state stay."""
+    from taxonomy import ingest, placement
+    from taxonomy.curate.ids import read_state
+    from taxonomy.embed import embed_texts
+    from taxonomy.engines import sentence_embedder
+    from taxonomy.errors import TaxonomyError
+    from taxonomy.export import publish_outputs, tables_and_map
+    from taxonomy.export.tables import read_documents
+
+    state = read_state(run_dir)
+    docs_path = run_dir / "documents.csv"
+    if state is None or not docs_path.is_file():
+        raise TaxonomyError("no finished run here; run `taxonomy run` first", path=run_dir)
+    old, taxonomy, layout = read_documents(docs_path)
+    _check_state(state, old, taxonomy, run_dir)
+    corpus = ingest.read_corpus(paths, **columns)
+    known = {p.id for p in old.papers} | {p.key for p in old.papers}
+    new = [p for p in corpus.papers if p.id not in known and p.key not in known]
+    model = dict(state.embed) or {"model": "all-MiniLM-L6-v2", "max_tokens": 256}
+    embedder = embedder or sentence_embedder(str(model["model"]), int(model["max_tokens"]))
+    new_vecs = embed_texts(
+        Corpus(new, len(new)).texts, embedder, cache_dir=cache_dir / "embeddings"
+    )[0]
+    centroids = np.array([t.centroid for t in state.topics], np.float32)
+    best, sims = placement.assign_to_centroids(new_vecs, centroids, state.assign_threshold)
+    topic_ids = [state.topics[t].id if t >= 0 else "" for t in best]
+    placed = Placed(
+        new, topic_ids, [float(s) for s in sims], state.assign_threshold, len(corpus) - len(new)
     )
-    with stage("export"):
-        result.files = write_outputs(result, extra=run_record(state, changes))
-    result.timings = stage.timings
-    return result
+    if not new:
+        return placed
+    old_vecs = embed_texts(old.texts, embedder, cache_dir=cache_dir / "embeddings")[0]
+    grown = _with_bucket(taxonomy, [t or NEW_THEME_ID for t in topic_ids])
+    new_topic = grown.topic_of[len(old) :]
+    layout = np.vstack(
+        [layout, placement.map_positions(new_vecs, new_topic, old_vecs, taxonomy.topic_of, layout)]
+    )
+    all_papers = Corpus(old.papers + new, len(old) + len(new))
+    contents = tables_and_map(all_papers, grown.tree(), layout, map_html=map_html)
+    placed.files = publish_outputs(run_dir, contents)
+    return placed
+
+
+def _check_state(state: RunState, papers: Corpus, taxonomy: Taxonomy, run_dir: Path) -> None:
+    """state.json must describe the run in documents.csv: its centroids place the papers."""
+    from taxonomy.errors import TaxonomyError
+
+    paper_ids = {p.id for p in papers.papers}
+    fitted_ids = set(taxonomy.ids[0]) - {NEW_THEME_ID}
+    strays = sum(1 for t in state.topics for m in t.members if m not in paper_ids)
+    if {t.id for t in state.topics} != fitted_ids or strays:
+        raise TaxonomyError(
+            "state.json does not belong to documents.csv (other topics or papers); "
+            "run `taxonomy run` again to rebuild both",
+            path=run_dir / "state.json",
+        )
+
+
+def _with_bucket(taxonomy: Taxonomy, new_topic_ids: list[str]) -> Taxonomy:
+    """The taxonomy with papers added to the named topics; NEW_THEME_ID is a bucket topic and
+    theme, made on first use (or kept from an earlier `assign`)."""
+    topic_ids, theme_ids = list(taxonomy.ids[0]), list(taxonomy.ids[1])
+    parents, labels = list(taxonomy.theme_of_topic), dict(taxonomy.labels)
+    if NEW_THEME_ID in new_topic_ids and NEW_THEME_ID not in topic_ids:
+        topic_ids.append(NEW_THEME_ID)
+        if NEW_THEME_ID not in theme_ids:
+            theme_ids.append(NEW_THEME_ID)
+        parents.append(theme_ids.index(NEW_THEME_ID))
+        labels[NEW_THEME_ID] = NEW_THEME_LABEL
+    added = [topic_ids.index(t) for t in new_topic_ids]
+    topic_of = np.concatenate([taxonomy.topic_of, np.array(added, np.int64)])
+    return Taxonomy(topic_of, (parents,), (topic_ids, theme_ids), labels)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.decomposition import PCA, TruncatedSVD
@@ -51,7 +52,7 @@ def tfidf_vectors(
         return out
 
 
-def _fit_tfidf(texts: list[str], dims: int, seed: int):  # noqa: ANN202
+def _fit_tfidf(texts: list[str], dims: int, seed: int):
     """(LSA vectors of `texts`, a function projecting other texts into the same space)."""
     n = len(texts)
 
@@ -134,6 +135,51 @@ def _pca(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+class UmapFactory(Protocol):
+    """Builds a UMAP-like estimator (`fit_transform`); `knn` is the precomputed k-NN graph,
+    given only to factories whose `wants_knn` is true (others search their own)."""
+
+    name: str
+    wants_knn: bool
+
+    def __call__(
+        self, *, n_components: int, n_neighbors: int, min_dist: float, random_state: int, knn: Any
+    ) -> Any: ...
+
+
+class CpuUmap:
+    """umap-learn on one thread, reusing the k-NN graph the caller computed once."""
+
+    name = "umap"
+    wants_knn = True
+
+    def __call__(
+        self, *, n_components: int, n_neighbors: int, min_dist: float, random_state: int, knn: Any
+    ) -> Any:
+        from umap import UMAP  # slow import (numba); only when needed
+
+        return UMAP(
+            n_components=n_components,
+            min_dist=min_dist,
+            random_state=random_state,
+            n_neighbors=n_neighbors,
+            metric="cosine",
+            n_jobs=1,
+            precomputed_knn=knn,
+        )
+
+
+def knn_graph(vectors: np.ndarray, n_neighbors: int, seed: int) -> tuple:
+    """The k-NN graph every UMAP fit of a run shares: exact up to EXACT_KNN_MAX rows."""
+    if len(vectors) <= EXACT_KNN_MAX:
+        return exact_knn(vectors, n_neighbors)
+    from umap.umap_ import nearest_neighbors
+
+    return nearest_neighbors(
+        vectors, n_neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
+    )
+
+
 def reduce_vectors(
     vectors: np.ndarray,
     *,
@@ -143,6 +189,7 @@ def reduce_vectors(
     map_min_dist: float = 0.1,
     seed: int = 42,
     n_spaces: int = 1,
+    make_umap: UmapFactory | None = None,
 ) -> Reduced:
     """UMAP clustering space and 2-D map layout, plus `n_spaces - 1` further clustering spaces
     fitted with seeds seed+1, ... on the same k-NN graph (for the seed vote)."""
@@ -151,23 +198,20 @@ def reduce_vectors(
         space = _pca(vectors, n_components, seed)
         return Reduced(space, _scale01(_pca(vectors, 2, seed)), _no_spaces(space))
 
-    from umap import UMAP  # slow import (numba); only when needed
-
+    make_umap = make_umap or CpuUmap()
     neighbors = min(n_neighbors, n - 1)
     # One k-NN search shared by every fit: it is the costly part on large corpora.
-    if n <= EXACT_KNN_MAX:
-        knn: tuple = exact_knn(vectors, neighbors)
-    else:
-        from umap.umap_ import nearest_neighbors
-
-        knn = nearest_neighbors(
-            vectors, neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
-        )
-    common = dict(n_neighbors=neighbors, metric="cosine", n_jobs=1, precomputed_knn=knn)
+    knn = knn_graph(vectors, neighbors, seed) if make_umap.wants_knn else None
 
     def fit(dims: int, dist: float, random_state: int) -> np.ndarray:
-        model = UMAP(n_components=dims, min_dist=dist, random_state=random_state, **common)
-        return model.fit_transform(vectors)
+        model = make_umap(
+            n_components=dims,
+            n_neighbors=neighbors,
+            min_dist=dist,
+            random_state=random_state,
+            knn=knn,
+        )
+        return np.asarray(model.fit_transform(vectors))
 
     with warnings.catch_warnings():  # "no search index: transform unavailable": not needed
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")

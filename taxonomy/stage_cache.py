@@ -39,7 +39,7 @@ def _load(path: Path, key: str) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}  # reading checks the CRCs
-    except Exception as exc:  # noqa: BLE001 - truncated, not a zip, pickled objects, ...
+    except Exception as exc:
         log.warning("stage cache %s unreadable (%s); recomputing", path, exc)
         return None
     stored = arrays.pop(KEY_FIELD, None)

@@ -36,23 +36,29 @@ FUZZ = settings(
 
 
 class Encoder:
-    """A stand-in model: deterministic unit vectors, counting the texts it embeds."""
+    """A stand-in model (an `Embedder`): deterministic unit vectors, counting the texts it
+    embeds; cached under the real model's name, as a GPU or Ray copy of it would be."""
 
-    def __init__(self) -> None:
+    model_name = MODEL
+    dim = DIM
+
+    def __init__(self, max_tokens: int = 256) -> None:
         self.calls = 0
+        self.max_tokens = max_tokens
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
+    def chunk(self, n_missing: int) -> int:
+        return 32
+
+    def encode(self, texts: list[str]) -> np.ndarray:
         self.calls += len(texts)
         rng = [np.random.default_rng(int(text_key(t)[:8], 16)) for t in texts]
         vectors = np.stack([r.standard_normal(DIM) for r in rng]).astype(np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def embed(cache_dir: Path, texts=TEXTS, max_tokens: int = 256):  # noqa: ANN001, ANN201
-    encoder = Encoder()
-    vectors, newly = embed_texts(
-        texts, model_name=MODEL, max_tokens=max_tokens, cache_dir=cache_dir, encode_fn=encoder
-    )
+def embed(cache_dir: Path, texts=TEXTS, max_tokens: int = 256):
+    encoder = Encoder(max_tokens)
+    vectors, newly = embed_texts(texts, encoder, cache_dir=cache_dir)
     assert newly == encoder.calls
     return vectors, newly
 
@@ -71,7 +77,7 @@ def test_a_good_cache_is_used(warm):
     assert newly == 0 and np.array_equal(vectors, truth)
 
 
-def rewrite(path: Path, **changes) -> None:  # noqa: ANN003
+def rewrite(path: Path, **changes) -> None:
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     arrays.update(changes)
@@ -79,7 +85,7 @@ def rewrite(path: Path, **changes) -> None:  # noqa: ANN003
         np.savez(handle, **arrays)
 
 
-def meta(**fields) -> np.ndarray:  # noqa: ANN003
+def meta(**fields) -> np.ndarray:
     return np.array(json.dumps({"model": MODEL, "max_tokens": 256} | fields))
 
 
@@ -190,7 +196,7 @@ STAGE_CORRUPTIONS = {
     "not a zip": lambda p, d: p.write_bytes(b"\x00" * 300),
     # Another input's entry copied over this one (same arrays, other key).
     "other entry": lambda p, d: shutil.copy(other_entry(d), p),
-    "no key": lambda p, d: np.savez(open(p, "wb"), **Stage(5)()),  # noqa: SIM115
+    "no key": lambda p, d: np.savez(open(p, "wb"), **Stage(5)()),
     "nan": lambda p, d: rewrite(p, space=np.full((20, 5), np.nan)),
     "pickled": lambda p, d: rewrite(p, labels=np.array([None] * 20, dtype=object)),
 }

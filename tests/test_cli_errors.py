@@ -40,14 +40,14 @@ BAD_INPUTS = {
 }
 
 
-def invoke(tmp_path: Path, config: dict | str, *extra: str):  # noqa: ANN201
+def invoke(tmp_path: Path, config: dict | str, *extra: str):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(config if isinstance(config, str) else yaml.safe_dump(config), "utf-8")
     args = ["run", "--config", str(cfg), "--out", str(tmp_path / "out"), *extra]
     return CliRunner().invoke(app, args), cfg
 
 
-def assert_one_line_error(result, *needles: str) -> None:  # noqa: ANN001
+def assert_one_line_error(result, *needles: str) -> None:
     assert result.exit_code == 2, result.output
     text = result.output.strip()
     assert "\n" not in text and text.startswith("error: "), text

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 
 from taxonomy.curate import exclude_papers, settle_labels
-from taxonomy.curate.apply import Draft, apply_edits
+from taxonomy.curate.apply import apply_edits
 from taxonomy.curate.changes import changes_markdown, diff_runs, summary_line
 from taxonomy.curate.edits import Edits, load_curation, parse_curation
-from taxonomy.curate.ids import NodeRecord, match_ids, read_state, write_state
-from taxonomy.curate.seeds import apply_seeds, drop_empty_topics
+from taxonomy.curate.ids import STATE_FILE, NodeRecord, match_ids, read_state, state_json
+from taxonomy.curate.seeds import apply_seeds
 from taxonomy.errors import TaxonomyError
 from taxonomy.models import Corpus, Paper
-from taxonomy.place import similarity_floor
+from taxonomy.placement import similarity_floor
+from taxonomy.tree import Taxonomy
 
 
 def edits(text: str) -> Edits:
@@ -97,40 +98,39 @@ def corpus(n: int) -> Corpus:
     return Corpus(papers=papers, n_records=n)
 
 
-def toy() -> tuple[Draft, np.ndarray, Corpus]:
+def toy() -> tuple[Taxonomy, np.ndarray, Corpus]:
     """Four topics of 6 papers around four axes; topics 0,1 in theme 0 and 2,3 in theme 1."""
     rng = np.random.default_rng(0)
     topic_of = np.repeat(np.arange(4), 6)
     vectors = np.eye(4)[topic_of] + 0.05 * rng.normal(size=(24, 4))
     vectors[6:9, 1] += 1.0  # topic-2 has two sub-groups (papers 6-8 and 9-11)
     vectors[6:9, 0] += 1.0
-    draft = Draft(
+    draft = Taxonomy(
         topic_of=topic_of,
-        topic_ids=["topic-1", "topic-2", "topic-3", "topic-4"],
-        theme_of_topic=[0, 0, 1, 1],
-        theme_ids=["theme-1", "theme-2"],
+        parents=([0, 0, 1, 1],),
+        ids=(["topic-1", "topic-2", "topic-3", "topic-4"], ["theme-1", "theme-2"]),
     )
     return draft, vectors, corpus(24)
 
 
-def run_edits(text: str) -> Draft:
+def run_edits(text: str) -> Taxonomy:
     draft, vectors, papers = toy()
-    return apply_edits(draft, edits(text), vectors, papers)
+    return apply_edits(draft, edits(text), vectors, papers, seed=0)
 
 
-def members(draft: Draft, node: str) -> list[int]:
-    return np.flatnonzero(draft.topic_of == draft.topic_ids.index(node)).tolist()
+def members(draft: Taxonomy, node: str) -> list[int]:
+    return np.flatnonzero(draft.topic_of == draft.index(node)).tolist()
 
 
 def test_no_edits_is_identity():
     draft, vectors, papers = toy()
-    out = apply_edits(draft, Edits(), vectors, papers)
-    assert out.topic_ids == draft.topic_ids and (out.topic_of == draft.topic_of).all()
+    out = apply_edits(draft, Edits(), vectors, papers, seed=0)
+    assert out.ids == draft.ids and (out.topic_of == draft.topic_of).all()
 
 
 def test_delete_reassigns_to_nearest_topic():
     out = run_edits("delete: [topic-2]\n")
-    assert "topic-2" not in out.topic_ids
+    assert "topic-2" not in out.ids[0]
     assert (out.topic_of >= 0).all()
     # papers 6-8 lean towards topic-1's axis, so that is where they go
     assert set(range(6, 9)) <= set(members(out, "topic-1"))
@@ -138,20 +138,20 @@ def test_delete_reassigns_to_nearest_topic():
 
 def test_delete_theme_removes_its_topics():
     out = run_edits("delete: [theme-2]\n")
-    assert out.theme_ids == ["theme-1"] and out.topic_ids == ["topic-1", "topic-2"]
+    assert out.ids == (("topic-1", "topic-2"), ("theme-1",))
     assert (out.topic_of >= 0).all()
 
 
 def test_merge_keeps_first_id_and_label():
     out = run_edits("merge:\n  - ids: [topic-3, topic-1]\n    label: Together\n")
-    assert "topic-1" not in out.topic_ids
+    assert "topic-1" not in out.ids[0]
     assert members(out, "topic-3") == list(range(6)) + list(range(12, 18))
     assert out.labels == {"topic-3": "Together"}
 
 
 def test_split_topic_into_parts_that_can_be_renamed():
     out = run_edits("split:\n  - id: topic-2\n    into: 2\nrename:\n  topic-2.2: Second half\n")
-    assert "topic-2" not in out.topic_ids
+    assert "topic-2" not in out.ids[0]
     assert sorted(members(out, "topic-2.1") + members(out, "topic-2.2")) == list(range(6, 12))
     assert {tuple(members(out, "topic-2.1")), tuple(members(out, "topic-2.2"))} == {
         (6, 7, 8),
@@ -166,9 +166,9 @@ def test_split_theme_and_move_and_pin():
         "move:\n  - id: topic-3\n    under: theme-1.1\n"
         "pin:\n  - paper: Title 0\n    node: topic-4\n  - paper: '2301.00013'\n    node: theme-2\n"
     )
-    assert "theme-1" not in out.theme_ids and {"theme-1.1", "theme-1.2"} <= set(out.theme_ids)
-    topic3 = out.topic_ids.index("topic-3")
-    assert out.theme_ids[out.theme_of_topic[topic3]] == "theme-1.1"
+    assert "theme-1" not in out.ids[1] and {"theme-1.1", "theme-1.2"} <= set(out.ids[1])
+    topic3 = out.ids[0].index("topic-3")
+    assert out.ids[1][out.theme_of_topic[topic3]] == "theme-1.1"
     assert 0 in members(out, "topic-4")
     assert 13 in members(out, "topic-4")  # pinned to theme-2, whose only topic now is topic-4
 
@@ -266,7 +266,7 @@ def test_state_round_trip_and_damage(tmp_path):
     from taxonomy.curate.ids import RunState
 
     state = RunState(topics=[node("topic-1", range(3), "A")], papers=3, assign_threshold=0.5)
-    write_state(tmp_path, state)
+    (tmp_path / STATE_FILE).write_text(state_json(state), encoding="utf-8")
     assert read_state(tmp_path) == state
     (tmp_path / "state.json").write_text("{not json")
     with pytest.raises(TaxonomyError, match="state.json: run state is damaged"):
@@ -331,15 +331,15 @@ def test_seed_takes_supported_papers_and_nearby_topics():
     out, names, outcomes = apply_seeds(topic_of, embeddings, texts, seeds, vectors, 3)
     # topic 0 (all evidence) joins whole; topic 2's three KV papers move (closer to the seed's
     # topic than to their own), the rest stay
-    assert np.flatnonzero(out == 3).tolist() == [0, 1, 2, 3, 8, 9, 10]
-    assert out[4] == 1
-    assert names == {3: "KV cache"}
+    # topic 0 is left empty and dropped: topics 1, 2 and the seed's become 0, 1, 2
+    assert np.flatnonzero(out == 2).tolist() == [0, 1, 2, 3, 8, 9, 10]
+    assert out[4] == 0
+    assert names == {2: "KV cache"}
     assert [(o.name, o.supported) for o in outcomes] == [
         ("KV cache", True),
         ("Quantum chromodynamics", False),
     ]
-    compact, names = drop_empty_topics(out, names)
-    assert sorted(set(compact.tolist())) == [0, 1, 2] and names == {2: "KV cache"}
+    assert sorted(set(out.tolist())) == [0, 1, 2]
 
 
 def test_similarity_floor_is_a_low_quantile_of_leave_one_out_similarities():

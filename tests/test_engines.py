@@ -10,8 +10,10 @@ from typer.testing import CliRunner
 
 from taxonomy.cli import app
 from taxonomy.config import config_from_dict
-from taxonomy.engines import Engine, cuda
+from taxonomy.engines import build, cuda
 from taxonomy.errors import TaxonomyError
+from taxonomy.placement import assign_to_centroids
+from taxonomy.reduce import CpuUmap, reduce_vectors
 
 torch = pytest.importorskip("torch")
 NO_CUDA = not torch.cuda.is_available()
@@ -27,17 +29,31 @@ def test_compute_defaults_and_validation():
     assert config_from_dict({"compute": {"fit_sample": None}}).compute.fit_sample is None
 
 
-def test_cpu_engine_is_the_plain_local_path():
-    engine = Engine.from_config(config_from_dict({}).compute)
-    assert engine.device == "cpu" and engine.cuml is None and engine.ray is None
-    assert engine.batch_size(32) == 32 and engine.encode_fn("all-MiniLM-L6-v2", 256) is None
-    assert engine.cluster_options() == {} and engine.reducer_name == "umap"
+def backend(config: dict | None = None):
+    cfg = config_from_dict(config or {})
+    return build(cfg.compute, cfg.embed)
+
+
+def test_cpu_backend_is_the_plain_local_path():
+    local = backend()
+    assert local.embedder.device == "cpu" and local.embedder.batch_size == 32
+    assert local.embedder.chunk(1000) == 32  # a progress tick per CPU batch
+    assert isinstance(local.make_umap, CpuUmap) and local.reducer_name == "umap"
+    assert local.assign is assign_to_centroids
+
+
+def test_a_given_embedder_replaces_the_configured_model():
+    from tests.helpers.fake_embed import FakeEmbedder
+
+    fake = FakeEmbedder()
+    cfg = config_from_dict({})
+    assert build(cfg.compute, cfg.embed, fake).embedder is fake
 
 
 @pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")
 def test_cuda_without_a_gpu_is_a_clear_user_error(tmp_path):
     with pytest.raises(TaxonomyError, match="compute.accelerator: cuda .* no CUDA device"):
-        Engine.from_config(config_from_dict({"compute": {"accelerator": "cuda"}}).compute)
+        backend({"compute": {"accelerator": "cuda"}})
     config = tmp_path / "c.yaml"
     config.write_text(f"compute:\n  accelerator: cuda\ncache_dir: {tmp_path / 'cache'}\n")
     result = CliRunner().invoke(app, ["run", "--config", str(config), "--quiet"])
@@ -49,9 +65,9 @@ def test_cuda_without_cuml_falls_back_to_cpu_umap_with_a_note(monkeypatch, caplo
     monkeypatch.setattr(cuda, "require_cuda", lambda: "cuda")
     monkeypatch.setitem(sys.modules, "cuml", None)  # makes `import cuml` fail
     with caplog.at_level(logging.WARNING):
-        engine = Engine.from_config(config_from_dict({"compute": {"accelerator": "cuda"}}).compute)
-    assert engine.device == "cuda" and engine.cuml is None and engine.reducer_name == "umap"
-    assert engine.batch_size(32) >= 256  # large GPU batches
+        gpu = backend({"compute": {"accelerator": "cuda"}})
+    assert gpu.embedder.device == "cuda" and gpu.reducer_name == "umap"
+    assert gpu.embedder.batch_size >= 256  # large GPU batches
     assert "cuML is not installed" in caplog.text
 
 
@@ -79,31 +95,22 @@ def test_cuda_with_cuml_uses_its_umap_and_hdbscan(monkeypatch):
     )
     monkeypatch.setattr(cuda, "require_cuda", lambda: "cuda")
     monkeypatch.setitem(sys.modules, "cuml", fake)
-    engine = Engine.from_config(config_from_dict({"compute": {"accelerator": "cuda"}}).compute)
-    assert engine.reducer_name == "cuml"
+    gpu = backend({"compute": {"accelerator": "cuda"}})
+    assert gpu.reducer_name == "cuml"
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(200, 12)).astype(np.float32)
-    reduced = engine.reduce_vectors(
-        vectors, n_components=5, n_neighbors=15, min_dist=0.0, map_min_dist=0.1, seed=3
-    )
+    options = dict(n_components=5, n_neighbors=15, min_dist=0.0, map_min_dist=0.1)
+    reduced = reduce_vectors(vectors, **options, seed=3, make_umap=gpu.make_umap)
     assert reduced.cluster_space.shape == (200, 5) and reduced.layout.shape == (200, 2)
     from taxonomy.cluster import cluster_vectors
 
     labels = cluster_vectors(
-        reduced.cluster_space, vectors, min_size=10, **engine.cluster_options()
+        reduced.cluster_space, vectors, min_size=10, make_clusterer=gpu.make_clusterer
     )
     assert set(labels) <= {-1, 0, 1} and ("hdbscan", 10) in calls
     assert ("umap", 5, 3) in calls and ("umap", 2, 3) in calls
     # Extra clustering spaces for the seed vote: one more 5-d fit each, the 2-D map fit once.
     calls.clear()
-    voted = engine.reduce_vectors(
-        vectors,
-        n_components=5,
-        n_neighbors=15,
-        min_dist=0.0,
-        map_min_dist=0.1,
-        seed=4,
-        n_spaces=3,
-    )
+    voted = reduce_vectors(vectors, **options, seed=4, n_spaces=3, make_umap=gpu.make_umap)
     assert voted.extra_spaces.shape == (2, 200, 5)
     assert calls == [("umap", 5, 4), ("umap", 2, 4), ("umap", 5, 5), ("umap", 5, 6)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,12 +22,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from fuzzing import ENCODINGS, FRAGMENTS, MB, fuzz, scratch, write  # noqa: E402
-
-from taxonomy.errors import TaxonomyError  # noqa: E402
-from taxonomy.ingest import read_corpus  # noqa: E402
-from taxonomy.models import Corpus  # noqa: E402
+from taxonomy.errors import TaxonomyError
+from taxonomy.ingest import read_corpus
+from taxonomy.models import Corpus
+from tests.helpers.fuzzing import ENCODINGS, FRAGMENTS, MB, fuzz, scratch, write
 
 NAMES = ["x.txt", "x", "x.csv", "x.tsv", "x.jsonl", "x.json", "x.bib", "x.csv.gz", "x.parquet"]
 TEXT_NAMES = [n for n in NAMES if n not in ("x.parquet", "x.csv.gz")]

@@ -8,18 +8,24 @@ cases for python tags, deep nesting, encodings and edge values.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from fuzzing import ENCODINGS, FRAGMENTS, MB, fuzz, glued, loader_outcome, scratch, write  # noqa: E402
-
-from taxonomy.config import Config, load_config  # noqa: E402
-from taxonomy.errors import TaxonomyError  # noqa: E402
+from taxonomy.config import Config, load_config
+from taxonomy.errors import TaxonomyError
+from tests.helpers.fuzzing import (
+    ENCODINGS,
+    FRAGMENTS,
+    MB,
+    fuzz,
+    glued,
+    loader_outcome,
+    scratch,
+    write,
+)
 
 # --- the config loader ---------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ PAYLOAD = "</script><script>alert(1)</script><img src=x onerror=alert(2)>\"'&amp
 BLOB = re.compile(r'(<script type="application/json" id="map-data">)(.*?)(</script>)', re.S)
 
 
-def hostile_map(n: int = 6, marker: str = "ZQX"):  # noqa: ANN201
+def hostile_map(n: int = 6, marker: str = "ZQX"):
     themes = [MapLabel(f"{marker}theme{PAYLOAD}", 0.0, 0.0, n, -1)]
     topics = [MapLabel(f"{marker}topic{PAYLOAD}", 0.0, 0.0, n, 0)]
     points = [

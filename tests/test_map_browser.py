@@ -8,16 +8,13 @@ import csv
 import io
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from taxonomy.export import html_map
 from taxonomy.export.html_map import render_map_html, write_map_html
-
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from map_data import XSS_IMG, XSS_SCRIPT, synthetic_map  # noqa: E402
+from tests.helpers.map_data import XSS_IMG, XSS_SCRIPT, synthetic_map
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

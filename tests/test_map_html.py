@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +16,7 @@ from taxonomy.export.html_map import (
     shorten,
     write_map_html,
 )
-
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from map_data import XSS_IMG, XSS_SCRIPT, data_blob, synthetic_map  # noqa: E402
+from tests.helpers.map_data import XSS_IMG, XSS_SCRIPT, data_blob, synthetic_map
 
 
 def test_blob_cannot_close_script_and_round_trips():

@@ -22,15 +22,13 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-import fake_embed  # noqa: E402
-
-from taxonomy.atomic import MANIFEST, output_path, publish, verify_outputs  # noqa: E402
-from taxonomy.errors import TaxonomyError  # noqa: E402
-from taxonomy.pipeline import run  # noqa: E402
+from taxonomy.atomic import MANIFEST, output_path, publish, verify_outputs
+from taxonomy.errors import TaxonomyError
+from taxonomy.pipeline import run
+from tests.helpers import fake_embed
 
 REPO = Path(__file__).resolve().parents[1]
-HELPER = REPO / "tests/helpers/fake_embed.py"
+HELPER = "tests.helpers.fake_embed"
 OUTPUTS = ("documents.csv", "map.html", "taxonomy.yaml")
 # Everything a run writes, in the (sorted) order publish stages and renames it.
 ALL_FILES = (
@@ -70,7 +68,7 @@ def cli(config: Path, out: Path, *, hash_seed: str = "0", handshake: bool = Fals
     env.pop("STEP_HANDSHAKE", None)
     if handshake:
         env["STEP_HANDSHAKE"] = "1"
-    args = [sys.executable, str(HELPER), "run", "--config", str(config), "--out", str(out)]
+    args = [sys.executable, "-m", HELPER, "run", "--config", str(config), "--out", str(out)]
     return subprocess.Popen(
         [*args, "--quiet"],
         env=env,
@@ -102,18 +100,17 @@ def check_parses(out: Path) -> None:
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     """Config B, the outputs of config A (old), and those of B run over A's outputs (new)."""
-    import taxonomy.embed
+    from taxonomy import engines
 
     tmp = tmp_path_factory.mktemp("versions")
-    real = taxonomy.embed.embed_texts
-    taxonomy.embed.embed_texts = fake_embed.fake_embed_texts
+    engines.use_embedder(fake_embed.FakeEmbedder())
     try:
         old = run(make_config(tmp / "a", 12, "old", tmp / "cache"), out=tmp / "old").out_dir
         config_b = make_config(tmp / "b", 16, "new", tmp / "cache")
         shutil.copytree(old, tmp / "new")  # B follows A: its ids and changes refer to A's run
         new = run(config_b, out=tmp / "new").out_dir
     finally:
-        taxonomy.embed.embed_texts = real
+        engines.use_embedder(None)
     return config_b, old, new
 
 
@@ -225,12 +222,10 @@ def test_publish_replaces_the_set_and_cleans_leftovers(tmp_path):
 
 
 def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
-    versions, tmp_path, monkeypatch
+    versions, tmp_path, fake_embedder
 ):
-    import taxonomy.embed
-    from taxonomy.place import assign_files
+    from taxonomy.pipeline import assign as assign_files
 
-    monkeypatch.setattr(taxonomy.embed, "embed_texts", fake_embed.fake_embed_texts)
     config_b, _, new_dir = versions
     out = tmp_path / "run"
     shutil.copytree(new_dir, out)

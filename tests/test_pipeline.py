@@ -140,3 +140,18 @@ def test_cli_help_on_every_command():
     for args in (["--help"], ["run", "--help"], ["eval", "--help"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 0 and "Usage" in res.output
+
+
+def test_fit_in_memory_from_texts_and_given_embeddings(fake_embedder, tmp_path):
+    from taxonomy.pipeline import fit
+    from tests.helpers.fake_embed import FakeEmbedder
+
+    texts = [f"{w} {w} model study {i}" for i, w in enumerate(["cache", "speech", "code"] * 8)]
+    result = fit(texts, config=None, cache_dir=str(tmp_path / "cache"))
+    assert result.taxonomy.n_papers == len(texts) and result.themes
+    assert result.out_dir is None and not result.files
+    vectors = FakeEmbedder().encode(texts)
+    calls = fake_embedder.calls
+    again = fit(texts, embeddings=vectors, cache_dir=str(tmp_path / "cache"))
+    assert fake_embedder.calls == calls  # the papers' vectors were used as given
+    assert (again.topic_of == result.topic_of).all()

@@ -6,7 +6,6 @@ Slow only because UMAP's first call in a process compiles (numba).
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,11 +13,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-import fake_embed  # noqa: E402
-
-from taxonomy.cli import app  # noqa: E402
-from taxonomy.pipeline import run  # noqa: E402
+from taxonomy.cli import app
+from taxonomy.pipeline import run
 
 pytestmark = pytest.mark.slow
 POOLS = {
@@ -29,10 +25,8 @@ POOLS = {
 
 
 @pytest.fixture(autouse=True)
-def _fake_embeddings(monkeypatch):
-    import taxonomy.embed
-
-    monkeypatch.setattr(taxonomy.embed, "embed_texts", fake_embed.fake_embed_texts)
+def _fake_embeddings(fake_embedder):
+    return fake_embedder
 
 
 def abstracts(pool: str, n: int, seed: int) -> list[dict]:

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taxonomy.assign import assign_to_centroids
 from taxonomy.ingest import read_corpus
+from taxonomy.placement import assign_to_centroids
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install '.[ray]')")
 SEEDS = Path(__file__).resolve().parents[1] / "data/seeds"
@@ -34,11 +34,11 @@ def test_assignment_on_ray_equals_local(engine, monkeypatch):
 
 @pytest.mark.slow
 def test_embedding_on_ray_equals_local(engine):
-    from taxonomy.embed import _load_model, encode
+    from taxonomy.embed import SentenceEmbedder
 
     texts = read_corpus([SEEDS]).texts[:40]
-    remote = engine.embedder("all-MiniLM-L6-v2", 256)(texts)
-    local = encode(_load_model("all-MiniLM-L6-v2", 256), texts, 32)
+    remote = engine.embedder("all-MiniLM-L6-v2", 256).encode(texts)
+    local = SentenceEmbedder().encode(texts)
     assert remote.shape == local.shape
     assert np.abs(remote - local).max() < 1e-4
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,12 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-import fake_embed  # noqa: E402
-
-from taxonomy.cli import app  # noqa: E402
-from taxonomy.errors import TaxonomyError  # noqa: E402
-from taxonomy.pipeline import run  # noqa: E402
+from taxonomy.cli import app
+from taxonomy.errors import TaxonomyError
+from taxonomy.pipeline import run
 
 ABSTRACTS = [
     "We compress the KV cache of transformer decoders to cut memory during long generation.",
@@ -53,10 +49,8 @@ EXPECTED = {"taxonomy.yaml", "documents.csv", "map.html"}
 
 
 @pytest.fixture(autouse=True)
-def _fake_embeddings(monkeypatch):
-    import taxonomy.embed
-
-    monkeypatch.setattr(taxonomy.embed, "embed_texts", fake_embed.fake_embed_texts)
+def _fake_embeddings(fake_embedder):
+    return fake_embedder
 
 
 def make_config(tmp_path: Path, abstracts: list[str], **extra) -> Path:

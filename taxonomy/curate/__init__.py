@@ -16,26 +16,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from typing import Any
 
 import numpy as np
 
-from taxonomy.cluster import topic_centroids
-from taxonomy.curate.apply import Draft, apply_edits, find_paper, paper_lookup
+from taxonomy.curate.apply import apply_edits, find_paper, paper_lookup
+from taxonomy.curate.changes import diff_runs
 from taxonomy.curate.edits import Edits, load_curation
 from taxonomy.curate.ids import NodeRecord, RunState, kept_labels, match_ids, record
 from taxonomy.label import LABELLER_VERSION
 from taxonomy.models import Corpus
+from taxonomy.tree import LEVELS, THEME, TOPIC, Taxonomy
 
 __all__ = [
     "Curated",
-    "Draft",
     "Edits",
     "exclude_papers",
     "identify_and_edit",
     "load_curation",
-    "node_records",
-    "preset_labels",
-    "settle_labels",
+    "run_record",
 ]
 
 
@@ -62,57 +61,55 @@ def exclude_papers(corpus: Corpus, edits: Edits) -> Corpus:
     return Corpus(papers=papers, n_records=corpus.n_records)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Curated:
-    draft: Draft  # the taxonomy after the user's edits, with stable ids
-    raw_topics: list[NodeRecord]  # as clustered (before edits), for the next run's matching
-    raw_themes: list[NodeRecord]
+    taxonomy: Taxonomy  # after the user's edits, with stable ids
+    raw: tuple[list[NodeRecord], list[NodeRecord]]  # (topics, themes) as clustered: next matching
     next_id: dict[str, int]
+    preset_labels: dict[str, str]  # labels decided before automatic labelling, by node id
 
 
-def _members(groups: np.ndarray, k: int, paper_ids: list[str]) -> list[list[str]]:
-    return [[paper_ids[i] for i in np.flatnonzero(groups == g)] for g in range(k)]
+def _level_records(
+    taxonomy: Taxonomy, level: int, paper_ids: list[str], embeddings: np.ndarray
+) -> tuple[list[list[str]], np.ndarray]:
+    """(member paper ids, centroids in the sentence-embedding space) of each node of `level`."""
+    members = taxonomy.member_ids(level, paper_ids)
+    centroids = taxonomy.centroids(embeddings, level) if members else np.zeros((0, 1))
+    return members, centroids
 
 
 def identify_and_edit(
-    topic_of: np.ndarray,
-    theme_of_topic: np.ndarray,
-    seed_names: dict[int, str],
+    fitted: Taxonomy,
     corpus: Corpus,
     embeddings: np.ndarray,
     vectors: np.ndarray,
     edits: Edits,
     previous: RunState | None,
+    seed: int,
 ) -> Curated:
-    """Give the clustered nodes stable ids, then apply the id-based edits."""
+    """Give the fitted nodes stable ids, apply the id-based edits, preset the labels."""
     paper_ids = [p.id for p in corpus.papers]
-    k = int(topic_of.max()) + 1 if len(topic_of) else 0
-    theme_of = np.where(topic_of >= 0, theme_of_topic[np.maximum(topic_of, 0)], -1)
-    n_themes = int(theme_of_topic.max()) + 1 if k else 0
     prev = previous or RunState()
     next_id = dict(prev.next_id)
-    levels = {}
-    for prefix, groups, n, prev_nodes in (
-        ("topic", topic_of, k, prev.raw_topics),
-        ("theme", theme_of, n_themes, prev.raw_themes),
-    ):
-        members = _members(groups, n, paper_ids)
-        centroids = topic_centroids(embeddings, groups) if n else np.zeros((0, 1))
-        ids, next_id[prefix] = match_ids(members, centroids, prev_nodes, prefix, next_id[prefix])
-        levels[prefix] = [record(i, m, c) for i, m, c in zip(ids, members, centroids, strict=True)]
-    topic_ids = [n.id for n in levels["topic"]]
-    draft = Draft(
-        topic_of=topic_of,
-        topic_ids=topic_ids,
-        theme_of_topic=[int(j) for j in theme_of_topic],
-        theme_ids=[n.id for n in levels["theme"]],
-        labels={topic_ids[t]: name for t, name in seed_names.items()},
-    )
+    raw: list[list[NodeRecord]] = []
+    ids: list[list[str]] = []
+    for level, prev_nodes in ((TOPIC, prev.raw_topics), (THEME, prev.raw_themes)):
+        prefix = LEVELS[level]
+        members, centroids = _level_records(fitted, level, paper_ids, embeddings)
+        level_ids, next_id[prefix] = match_ids(
+            members, centroids, prev_nodes, prefix, next_id[prefix]
+        )
+        ids.append(level_ids)
+        raw.append([record(i, m, c) for i, m, c in zip(level_ids, members, centroids, strict=True)])
+    # Seed themes carry their name under the positional id the fit gave them.
+    labels = {ids[TOPIC][fitted.index(node)]: name for node, name in fitted.labels.items()}
+    identified = fitted.replace(ids=tuple(ids), labels=labels)
+    edited = apply_edits(identified, edits, vectors, corpus, seed)
     return Curated(
-        draft=apply_edits(draft, edits, vectors, corpus),
-        raw_topics=levels["topic"],
-        raw_themes=levels["theme"],
+        taxonomy=edited,
+        raw=(raw[TOPIC], raw[THEME]),
         next_id=next_id,
+        preset_labels=preset_labels(edited, paper_ids, previous),
     )
 
 
@@ -145,47 +142,69 @@ def labels_worth_keeping(
 
 
 def preset_labels(
-    draft: Draft, theme_of: np.ndarray, corpus: Corpus, previous: RunState | None
+    taxonomy: Taxonomy, paper_ids: list[str], previous: RunState | None
 ) -> dict[str, str]:
     """Labels fixed before automatic labelling, for topics and themes (see `settle_labels`)."""
-    paper_ids = [p.id for p in corpus.papers]
     settled: dict[str, str] = {}
     prev_topics, prev_themes = labels_worth_keeping(previous)
-    for groups, ids, prev_nodes in (
-        (draft.topic_of, draft.topic_ids, prev_topics),
-        (theme_of, draft.theme_ids, prev_themes),
-    ):
-        members = _members(groups, len(ids), paper_ids)
-        settled |= settle_labels(ids, members, draft.labels, prev_nodes)
+    fixed = dict(taxonomy.labels)
+    for level, prev_nodes in ((TOPIC, prev_topics), (THEME, prev_themes)):
+        members = taxonomy.member_ids(level, paper_ids)
+        settled |= settle_labels(list(taxonomy.ids[level]), members, fixed, prev_nodes)
     return settled
 
 
 def node_records(
-    draft: Draft,
-    corpus: Corpus,
-    embeddings: np.ndarray,
-    labels: tuple[list[str], list[str]],
-    auto_labels: tuple[list[str], list[str]],
+    taxonomy: Taxonomy, paper_ids: list[str], embeddings: np.ndarray, auto: dict[str, str]
 ) -> tuple[list[NodeRecord], list[NodeRecord]]:
     """(theme records, topic records) of the final taxonomy, for the state and the diff."""
+    records: dict[int, list[NodeRecord]] = {}
+    for level in (THEME, TOPIC):
+        members, centroids = _level_records(taxonomy, level, paper_ids, embeddings)
+        level_ids = taxonomy.ids[level]
+        records[level] = [
+            record(
+                node,
+                members[g],
+                centroids[g],
+                label=taxonomy.labels[node],
+                auto_label=auto[node],
+            )
+            for g, node in enumerate(level_ids)
+        ]
+    for t, node in enumerate(records[TOPIC]):
+        node.parent = taxonomy.ids[THEME][taxonomy.theme_of_topic[t]]
+    return records[THEME], records[TOPIC]
+
+
+def run_record(
+    curated: Curated,
+    labelled: Taxonomy,
+    auto_labels: dict[str, str],
+    corpus: Corpus,
+    embeddings: np.ndarray,
+    previous: RunState | None,
+    *,
+    extra: dict[str, Any],
+    seeds: list[dict[str, Any]],
+    deleted: frozenset[str],
+) -> tuple[RunState, dict[str, Any]]:
+    """(the state the next run starts from, the changes since `previous`).
+
+    `extra` holds RunState fields decided elsewhere (the similarity floor, the embedder).
+    """
     paper_ids = [p.id for p in corpus.papers]
-    k = len(draft.topic_ids)
-    theme_of_topic = np.asarray(draft.theme_of_topic, dtype=np.int64)
-    theme_of = np.where(draft.topic_of >= 0, theme_of_topic[np.maximum(draft.topic_of, 0)], -1)
-    records: list[list[NodeRecord]] = []
-    for groups, ids, label, auto in (
-        (theme_of, draft.theme_ids, labels[0], auto_labels[0]),
-        (draft.topic_of, draft.topic_ids, labels[1], auto_labels[1]),
-    ):
-        members = _members(groups, len(ids), paper_ids)
-        centroids = topic_centroids(embeddings, groups)
-        records.append(
-            [
-                record(ids[g], members[g], centroids[g], label=label[g], auto_label=auto[g])
-                for g in range(len(ids))
-            ]
-        )
-    themes, topics = records
-    for t, node in enumerate(topics[:k]):
-        node.parent = draft.theme_ids[draft.theme_of_topic[t]]
-    return themes, topics
+    themes, topics = node_records(labelled, paper_ids, embeddings, auto_labels)
+    state = RunState(
+        next_id=curated.next_id,
+        raw_topics=curated.raw[TOPIC],
+        raw_themes=curated.raw[THEME],
+        topics=topics,
+        themes=themes,
+        papers=len(corpus),
+        labeller=LABELLER_VERSION,
+        **extra,
+    )
+    before = (previous.themes, previous.topics, previous.papers) if previous else None
+    changes = diff_runs(before, themes, topics, len(corpus), seeds, deleted=deleted)
+    return state, changes

@@ -140,7 +140,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def parse_curation(text: str, source: str) -> Edits:
     """Validate the YAML text of a curation file; errors name the file, line and entry."""
     with yaml_errors(source, text):
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)
         root = yaml.compose(text, Loader=_Loader)
     if data is None:
         data = {}

@@ -23,7 +23,6 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 
-from taxonomy.atomic import write_text_atomic
 from taxonomy.errors import TaxonomyError
 
 STATE_FILE = "state.json"
@@ -50,7 +49,7 @@ class RunState:
     topics: list[NodeRecord] = field(default_factory=list)
     themes: list[NodeRecord] = field(default_factory=list)
     papers: int = 0
-    assign_threshold: float = 0.0  # see taxonomy.place
+    assign_threshold: float = 0.0  # see taxonomy.placement.similarity_floor
     embed: dict[str, object] = field(default_factory=dict)  # model settings used
     labeller: int = 0  # taxonomy.label.LABELLER_VERSION that chose the automatic labels
 
@@ -75,12 +74,6 @@ def read_state(out_dir: Path) -> RunState | None:
 def state_json(state: RunState) -> str:
     data = {"version": STATE_VERSION, **asdict(state)}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def write_state(out_dir: Path, state: RunState) -> Path:
-    path = out_dir / STATE_FILE
-    write_text_atomic(path, state_json(state))
-    return path
 
 
 def record(

@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.preprocessing import normalize
 
 from taxonomy.curate.edits import Seed
+from taxonomy.tree import group_centroids, relabel
 
 NEARBY_TOPIC_SHARE = 0.5
 
@@ -61,7 +62,10 @@ def apply_seeds(
     seed_vectors: np.ndarray,
     min_support: int,
 ) -> tuple[np.ndarray, dict[int, str], list[SeedOutcome]]:
-    """(new topic per paper, seed name by new topic index, outcome per seed)."""
+    """(new topic per paper, seed name by new topic index, outcome per seed).
+
+    Topics a seed emptied are dropped and the rest renumbered in order.
+    """
     topic_of = topic_of.copy()
     names: dict[int, str] = {}
     outcomes: list[SeedOutcome] = []
@@ -92,24 +96,17 @@ def apply_seeds(
         claimed |= support
         names[new] = seed.name
         outcomes.append(SeedOutcome(seed.name, int(support.sum()), True))
-    return topic_of, names, outcomes
+    used = sorted(set(topic_of[topic_of >= 0].tolist()))
+    new_index = {t: i for i, t in enumerate(used)}
+    names = {new_index[t]: name for t, name in names.items() if t in new_index}
+    return relabel(topic_of, used), names, outcomes
 
 
 def _own_topic_similarity(unit: np.ndarray, topic_of: np.ndarray) -> np.ndarray:
     """Cosine of each paper to its topic's centroid (-1 for unassigned papers)."""
     own = np.full(len(unit), -1.0)
+    centroids = group_centroids(unit, topic_of, int(topic_of.max()) + 1)
     for t in np.unique(topic_of[topic_of >= 0]):
         members = topic_of == t
-        centroid = normalize(unit[members].mean(axis=0, keepdims=True))[0]
-        own[members] = unit[members] @ centroid
+        own[members] = unit[members] @ centroids[t]
     return own
-
-
-def drop_empty_topics(
-    topic_of: np.ndarray, names: dict[int, str]
-) -> tuple[np.ndarray, dict[int, str]]:
-    """Renumber topics 0..k-1 in order, skipping topics a seed emptied."""
-    used = sorted(set(topic_of[topic_of >= 0].tolist()))
-    new = {t: i for i, t in enumerate(used)}
-    renumbered = np.array([new.get(int(t), -1) for t in topic_of], dtype=np.int64)
-    return renumbered, {new[t]: name for t, name in names.items() if t in new}

@@ -1,81 +1,82 @@
-"""Where the heavy steps run: `compute.accelerator` (cpu | cuda) and `compute.engine` (local | ray).
+"""Backends: where the heavy steps run, chosen once from `compute` and passed to the stages.
 
-The pipeline asks an `Engine` for the few things that differ between them: the torch device and
-batch size for embedding, an optional remote embedder (Ray), the UMAP and HDBSCAN
-implementations (cuML on a GPU when installed) and the assignment of papers to fitted topics.
-Everything else runs the same everywhere, so every engine gives the same taxonomy.
+`build(compute, embed)` returns a `Backend`: the `Embedder` (sentence-transformers on the CPU,
+the same model in fp16 on CUDA, or fanned out over Ray Data), the UMAP and HDBSCAN factories
+(umap-learn/hdbscan, or cuML's on a GPU when installed) and the assignment of papers to fitted
+topics (local, or Ray tasks). The stages never branch on the backend: they call what they are
+given, so every backend gives the same taxonomy from the same code.
+
+Adding a backend: implement `taxonomy.embed.Embedder` and/or a UMAP/HDBSCAN factory
+(`taxonomy.reduce.UmapFactory`, `taxonomy.cluster.ClustererFactory`) and choose it in `build`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from taxonomy.assign import assign_to_centroids
-
-log = logging.getLogger(__name__)
+from taxonomy.cluster import ClustererFactory, cpu_hdbscan
+from taxonomy.embed import Embedder, SentenceEmbedder
+from taxonomy.placement import Assigner, assign_to_centroids
+from taxonomy.reduce import CpuUmap, UmapFactory
 
 # Batches this large keep a GPU busy; measured on an H100 (docs/BENCHMARKS.md).
 CUDA_BATCH_SIZE = 512
 
+_default_embedder: Embedder | None = None
 
-@dataclass
-class Engine:
-    device: str = "cpu"
-    cuml: Any = None  # the cuml module when the GPU UMAP/HDBSCAN are used
-    ray: Any = None  # taxonomy.engines.ray_engine.RayEngine when engine: ray
 
-    @classmethod
-    def from_config(cls, compute: Any) -> Engine:
-        """Validate the compute settings against this machine (TaxonomyError if impossible)."""
-        from taxonomy.engines import cuda
+def use_embedder(embedder: Embedder | None) -> None:
+    """Make every later `build` use `embedder` (a notebook's own model, a test's stand-in);
+    None goes back to the configured model."""
+    global _default_embedder
+    _default_embedder = embedder
 
-        device, cuml = "cpu", None
-        if compute.accelerator == "cuda":
-            device = cuda.require_cuda()
-            cuml = cuda.load_cuml()
-        ray = None
-        if compute.engine == "ray":
-            from taxonomy.engines.ray_engine import RayEngine
 
-            ray = RayEngine.start(compute.ray_address, compute.ray_cpus, device)
-        return cls(device=device, cuml=cuml, ray=ray)
+def sentence_embedder(
+    model_name: str, max_tokens: int, *, device: str = "cpu", batch_size: int = 32
+) -> Embedder:
+    """The embedder set by `use_embedder`, else the named sentence model on `device`."""
+    if _default_embedder is not None:
+        return _default_embedder
+    return SentenceEmbedder(model_name, max_tokens, device=device, batch_size=batch_size)
 
-    def batch_size(self, configured: int) -> int:
-        return max(configured, CUDA_BATCH_SIZE) if self.device.startswith("cuda") else configured
 
-    def encode_fn(
-        self, model_name: str, max_tokens: int
-    ) -> Callable[[list[str]], np.ndarray] | None:
-        if self.ray is None:
-            return None
-        return self.ray.embedder(model_name, max_tokens)
+@dataclass(frozen=True)
+class Backend:
+    embedder: Embedder
+    make_umap: UmapFactory = CpuUmap()
+    make_clusterer: ClustererFactory = cpu_hdbscan
+    assign: Assigner = assign_to_centroids
 
     @property
     def reducer_name(self) -> str:
-        return "cuml" if self.cuml is not None else "umap"
+        return self.make_umap.name
 
-    def reduce_vectors(self, vectors: np.ndarray, **options: Any) -> Any:
-        if self.cuml is not None:
-            from taxonomy.engines.cuda import cuml_reduce
 
-            return cuml_reduce(self.cuml, vectors, **options)
-        from taxonomy.reduce import reduce_vectors
+def build(compute: Any, embed: Any, embedder: Embedder | None = None) -> Backend:
+    """The backend for the `compute` and `embed` settings (TaxonomyError if impossible here).
 
-        return reduce_vectors(vectors, **options)
+    `embedder`, when given, replaces the configured sentence model.
+    """
+    from taxonomy.engines import cuda
 
-    def cluster_options(self) -> dict[str, Any]:
-        if self.cuml is None:
-            return {}
-        from taxonomy.engines.cuda import cuml_hdbscan_factory
+    device, cuml = "cpu", None
+    if compute.accelerator == "cuda":
+        device = cuda.require_cuda()
+        cuml = cuda.load_cuml()
+    batch = max(embed.batch_size, CUDA_BATCH_SIZE) if device == "cuda" else embed.batch_size
+    chosen = embedder or sentence_embedder(
+        embed.model, embed.max_tokens, device=device, batch_size=batch
+    )
+    parts: dict[str, Any] = {}
+    if cuml is not None:
+        parts = {"make_umap": cuda.CumlUmap(cuml), "make_clusterer": cuda.cuml_hdbscan(cuml)}
+    if compute.engine == "ray":
+        from taxonomy.engines.ray_engine import RayEngine
 
-        return {"make_clusterer": cuml_hdbscan_factory(self.cuml)}
-
-    def assign(self, vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.ray is not None:
-            return self.ray.assign(vectors, centroids)
-        return assign_to_centroids(vectors, centroids)
+        ray = RayEngine.start(compute.ray_address, compute.ray_cpus, device)
+        if embedder is None and _default_embedder is None:
+            chosen = ray.embedder(embed.model, embed.max_tokens)
+        parts["assign"] = ray.assign
+    return Backend(embedder=chosen, **parts)

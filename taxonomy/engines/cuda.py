@@ -1,17 +1,16 @@
 """The GPU path: CUDA for embedding (fp16), cuML's UMAP and HDBSCAN when `cuml` is installed.
 
 Asking for CUDA where there is none is a user error with a clear message, never a silent CPU
-run. cuML is optional: without it UMAP/HDBSCAN run on the CPU and a note says so.
+run. cuML is optional: without it UMAP/HDBSCAN run on the CPU and a note says so. The cuML
+classes are handed to the same `reduce_vectors`/`cluster_vectors` code as the CPU ones.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
+from taxonomy.cluster import ClustererFactory
 from taxonomy.errors import TaxonomyError
 
 log = logging.getLogger(__name__)
@@ -23,7 +22,7 @@ def require_cuda() -> str:
         import torch
 
         available = bool(torch.cuda.is_available())
-    except Exception:  # noqa: BLE001 - a broken or CPU-only torch build means no CUDA either
+    except Exception:
         available = False
     if not available:
         raise TaxonomyError(
@@ -37,7 +36,7 @@ def load_cuml() -> Any:
     """The cuml module, or None (with a logged note) when it is not installed."""
     try:
         import cuml
-    except Exception:  # noqa: BLE001 - not installed, or installed without a usable GPU runtime
+    except Exception:
         log.warning(
             "cuML is not installed: UMAP and HDBSCAN run on the CPU (pip install cuml-cu12)"
         )
@@ -45,35 +44,28 @@ def load_cuml() -> Any:
     return cuml
 
 
-def cuml_reduce(
-    cuml: Any,
-    vectors: np.ndarray,
-    *,
-    n_components: int,
-    n_neighbors: int,
-    min_dist: float,
-    map_min_dist: float,
-    seed: int,
-    n_spaces: int = 1,
-) -> Any:
-    """GPU counterpart of `taxonomy.reduce.reduce_vectors` (same parameters, same outputs)."""
-    from taxonomy.reduce import MIN_PAPERS_FOR_UMAP, Reduced, _no_spaces, _scale01, reduce_vectors
+class CumlUmap:
+    """cuML's UMAP with the parameters of `taxonomy.reduce.CpuUmap` (it searches its own k-NN)."""
 
-    if len(vectors) < MIN_PAPERS_FOR_UMAP:
-        return reduce_vectors(vectors, n_components=n_components, seed=seed)
-    common = dict(n_neighbors=min(n_neighbors, len(vectors) - 1), metric="cosine")
+    name = "cuml"
+    wants_knn = False
 
-    def fit(dims: int, dist: float, random_state: int) -> np.ndarray:
-        model = cuml.UMAP(n_components=dims, min_dist=dist, random_state=random_state, **common)
-        return np.asarray(model.fit_transform(vectors), np.float32)
+    def __init__(self, cuml: Any) -> None:
+        self.cuml = cuml
 
-    space = fit(n_components, min_dist, seed)
-    xy = fit(2, map_min_dist, seed)
-    extra = [fit(n_components, min_dist, seed + i) for i in range(1, n_spaces)]
-    return Reduced(space, _scale01(xy), np.stack(extra) if extra else _no_spaces(space))
+    def __call__(
+        self, *, n_components: int, n_neighbors: int, min_dist: float, random_state: int, knn: Any
+    ) -> Any:
+        return self.cuml.UMAP(
+            n_components=n_components,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            random_state=random_state,
+            metric="cosine",
+        )
 
 
-def cuml_hdbscan_factory(cuml: Any) -> Callable[[int, int, str], Any]:
+def cuml_hdbscan(cuml: Any) -> ClustererFactory:
     def make(min_size: int, min_samples: int, selection: str) -> Any:
         return cuml.cluster.hdbscan.HDBSCAN(
             min_cluster_size=min_size,

@@ -9,14 +9,13 @@ score against the shared centroids (`taxonomy.assign`), which gives exactly the 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from taxonomy.assign import assign_to_centroids
 from taxonomy.errors import TaxonomyError
+from taxonomy.placement import assign_to_centroids
 
 ROWS_PER_BATCH = 256  # texts per actor call
 ASSIGN_BLOCK = 16_384  # papers per assignment task
@@ -26,16 +25,33 @@ class _Embedder:
     """A Ray Data actor: holds one copy of the model, embeds one batch per call."""
 
     def __init__(self, model_name: str, max_tokens: int, batch_size: int, device: str) -> None:
-        from taxonomy.embed import _load_model
+        from taxonomy.embed import SentenceEmbedder
 
-        self.model = _load_model(model_name, max_tokens, device)
-        self.batch_size = batch_size
+        self.embedder = SentenceEmbedder(
+            model_name, max_tokens, device=device, batch_size=batch_size
+        )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from taxonomy.embed import encode
-
-        vectors = encode(self.model, [str(t) for t in batch["text"]], self.batch_size)
+        vectors = self.embedder.encode([str(t) for t in batch["text"]])
         return {"i": batch["i"], "vector": vectors}
+
+
+class RayEmbedder:
+    """`taxonomy.embed.Embedder` that fans texts out to a pool of `_Embedder` actors."""
+
+    def __init__(self, engine: RayEngine, model_name: str, max_tokens: int) -> None:
+        from taxonomy.embed import MODEL_DIM
+
+        self.engine = engine
+        self.model_name = model_name
+        self.max_tokens = max_tokens
+        self.dim = MODEL_DIM[model_name]
+
+    def chunk(self, n_missing: int) -> int:
+        return max(8 * 32, n_missing // 8, 4096)  # big chunks keep every actor busy
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.engine.embed(texts, self.model_name, self.max_tokens)
 
 
 def _assign_block(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,36 +93,35 @@ class RayEngine:
         actors = max(1, gpus if device.startswith("cuda") else cpus)
         return cls(ray, device, actors)
 
-    def embedder(self, model_name: str, max_tokens: int) -> Callable[[list[str]], np.ndarray]:
+    def embedder(self, model_name: str, max_tokens: int) -> RayEmbedder:
+        return RayEmbedder(self, model_name, max_tokens)
+
+    def embed(self, texts: list[str], model_name: str, max_tokens: int) -> np.ndarray:
+        """Vectors of `texts` in their order, embedded by the actor pool through Ray Data."""
         from taxonomy.engines import CUDA_BATCH_SIZE
 
         gpu = self.device.startswith("cuda")
-        batch_size = CUDA_BATCH_SIZE if gpu else 32
-
-        def embed(texts: list[str]) -> np.ndarray:
-            items = [{"i": i, "text": t} for i, t in enumerate(texts)]
-            dataset = self.ray.data.from_items(items).map_batches(
-                _Embedder,
-                fn_constructor_kwargs=dict(
-                    model_name=model_name,
-                    max_tokens=max_tokens,
-                    batch_size=batch_size,
-                    device=self.device,
-                ),
-                batch_size=ROWS_PER_BATCH * (8 if gpu else 1),
-                batch_format="numpy",
-                concurrency=self.actors,
-                num_gpus=1 if gpu else 0,
-                num_cpus=0 if gpu else 1,
-            )
-            out = np.zeros((len(texts), 0), np.float32)
-            for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
-                if out.shape[1] == 0:
-                    out = np.zeros((len(texts), batch["vector"].shape[1]), np.float32)
-                out[batch["i"]] = batch["vector"]
-            return out
-
-        return embed
+        items = [{"i": i, "text": t} for i, t in enumerate(texts)]
+        dataset = self.ray.data.from_items(items).map_batches(
+            _Embedder,
+            fn_constructor_kwargs=dict(
+                model_name=model_name,
+                max_tokens=max_tokens,
+                batch_size=CUDA_BATCH_SIZE if gpu else 32,
+                device=self.device,
+            ),
+            batch_size=ROWS_PER_BATCH * (8 if gpu else 1),
+            batch_format="numpy",
+            concurrency=self.actors,
+            num_gpus=1 if gpu else 0,
+            num_cpus=0 if gpu else 1,
+        )
+        out = np.zeros((len(texts), 0), np.float32)
+        for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), batch["vector"].shape[1]), np.float32)
+            out[batch["i"]] = batch["vector"]
+        return out
 
     def assign(self, vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`assign_to_centroids` over blocks of rows as Ray tasks; identical to the local result."""

@@ -2,55 +2,53 @@
 
 Everything is computed in memory first and the files are then swapped in as one set, so a
 failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
+Export reads only plain data: the corpus, the taxonomy's tree view and the map layout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from taxonomy.atomic import publish
 from taxonomy.export.tables import documents_csv, documents_frame, taxonomy_yaml
-
-if TYPE_CHECKING:  # pragma: no cover
-    from taxonomy.pipeline import RunResult
+from taxonomy.models import Corpus, TaxonomyNode
 
 
-def map_inputs(result: RunResult):  # noqa: ANN201
+def map_inputs(corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray):
     """Points and label anchors for the HTML map (label anchors at members' median position)."""
     from taxonomy.export.html_map import MapLabel, MapPoint
 
     theme_index: dict[int, int] = {}
     topic_index: dict[int, int] = {}
-    themes, topics = [], []
-    for j, theme in enumerate(result.themes):
-        xy = np.median(result.layout[theme.members], axis=0)
-        themes.append(MapLabel(theme.label, float(xy[0]), float(xy[1]), theme.size, -1))
+    theme_labels, topic_labels = [], []
+    for j, theme in enumerate(themes):
+        xy = np.median(layout[theme.members], axis=0)
+        theme_labels.append(MapLabel(theme.label, float(xy[0]), float(xy[1]), theme.size, -1))
         for i in theme.members:
             theme_index[i] = j
         for topic in theme.children:
-            xy = np.median(result.layout[topic.members], axis=0)
+            xy = np.median(layout[topic.members], axis=0)
             for i in topic.members:
-                topic_index[i] = len(topics)
-            topics.append(MapLabel(topic.label, float(xy[0]), float(xy[1]), topic.size, j))
+                topic_index[i] = len(topic_labels)
+            topic_labels.append(MapLabel(topic.label, float(xy[0]), float(xy[1]), topic.size, j))
     points = [
         MapPoint(
             id=p.id,
             title=p.title or "",
             abstract=p.abstract,
-            x=float(result.layout[i, 0]),
-            y=float(result.layout[i, 1]),
+            x=float(layout[i, 0]),
+            y=float(layout[i, 1]),
             theme=theme_index.get(i, -1),
             topic=topic_index.get(i, -1),
             year_month=p.year_month,
             arxiv_id=p.arxiv_id,
         )
-        for i, p in enumerate(result.corpus.papers)
+        for i, p in enumerate(corpus.papers)
     ]
-    return points, themes, topics
+    return points, theme_labels, topic_labels
 
 
 # Keys of the `files` dict returned to the CLI, by output file name.
@@ -64,15 +62,18 @@ KINDS = {
 }
 
 
-def tables_and_map(result: Any, *, map_html: bool) -> dict[str, str]:
-    """documents.csv and (optionally) map.html for anything with corpus, themes and layout."""
-    frame = documents_frame(result.corpus, result.themes, result.layout)
-    contents = {"documents.csv": documents_csv(frame)}
+def tables_and_map(
+    corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray, *, map_html: bool
+) -> dict[str, str]:
+    """documents.csv and (optionally) map.html, as text."""
+    contents = {"documents.csv": documents_csv(documents_frame(corpus, themes, layout))}
     if map_html:
         from taxonomy.export.html_map import render_map_html
 
-        points, themes, topics = map_inputs(result)
-        contents["map.html"] = render_map_html(points, themes, topics, title="Topic map")
+        points, theme_labels, topic_labels = map_inputs(corpus, themes, layout)
+        contents["map.html"] = render_map_html(
+            points, theme_labels, topic_labels, title="Topic map"
+        )
     return contents
 
 
@@ -82,13 +83,17 @@ def publish_outputs(out: Path, contents: Mapping[str, str]) -> dict[str, Path]:
     return {KINDS.get(name, name): path for name, path in paths.items()}
 
 
-def write_tables_and_map(result: Any, out: Path, *, map_html: bool) -> dict[str, Path]:
-    """Rewrite documents.csv and (optionally) map.html together; other outputs stay."""
-    return publish_outputs(out, tables_and_map(result, map_html=map_html))
-
-
-def write_outputs(result: RunResult, extra: Mapping[str, str] | None = None) -> dict[str, Path]:
+def write_outputs(
+    out: Path,
+    corpus: Corpus,
+    themes: Sequence[TaxonomyNode],
+    layout: np.ndarray,
+    *,
+    map_html: bool,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Path]:
     """taxonomy.yaml, documents.csv, map.html and `extra` files, swapped in as one set."""
-    contents = {"taxonomy.yaml": taxonomy_yaml(result.themes, result.corpus, result.unassigned)}
-    contents |= tables_and_map(result, map_html=result.config.output.map)
-    return publish_outputs(result.out_dir, {**contents, **(extra or {})})
+    unassigned = len(corpus) - sum(theme.size for theme in themes)
+    contents = {"taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)}
+    contents |= tables_and_map(corpus, themes, layout, map_html=map_html)
+    return publish_outputs(out, {**contents, **(extra or {})})

@@ -13,7 +13,7 @@ from pathlib import Path
 from taxonomy.errors import TaxonomyError
 from taxonomy.ingest import tabular
 from taxonomy.ingest.bibtex import parse_bibtex
-from taxonomy.ingest.seeds import parse_text
+from taxonomy.ingest.dumps import parse_text
 from taxonomy.ingest.tabular import Columns
 from taxonomy.ingest.textio import read_text
 from taxonomy.models import Paper

@@ -100,7 +100,7 @@ def glued(fragments: list[str]) -> st.SearchStrategy[str]:
     return st.lists(st.sampled_from(fragments) | st.text(max_size=8), max_size=30).map("".join)
 
 
-def loader_outcome(load, path: Path):  # noqa: ANN001, ANN201
+def loader_outcome(load, path: Path):
     """load(path), or the one-line TaxonomyError naming `path` it raised."""
     try:
         return load(path)

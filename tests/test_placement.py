@@ -3,7 +3,7 @@
 import numpy as np
 
 from taxonomy.cluster import topic_centroids
-from taxonomy.scale import place_rest, sample_indices
+from taxonomy.placement import assign_to_centroids, place_rest, sample_indices
 
 
 def test_sample_is_seeded_sorted_and_only_for_large_corpora():
@@ -85,7 +85,7 @@ def test_lexical_vectors_fitted_on_a_sample_project_the_rest():
 
 
 def test_labels_come_from_the_sample_plus_thinly_sampled_topics():
-    from taxonomy.scale import label_rows
+    from taxonomy.label import label_rows
 
     topic_of = np.array([0] * 50 + [1] * 50 + [2] * 5 + [-1] * 3)
     assert (label_rows(None, topic_of) == np.arange(len(topic_of))).all()
@@ -94,3 +94,28 @@ def test_labels_come_from_the_sample_plus_thinly_sampled_topics():
     # topic 0 has 11 sampled papers: only those; topics 1 and 2 are thin: all their papers
     expected = set(range(11)) | set(range(50, 100)) | set(range(100, 105)) | {105}
     assert set(rows.tolist()) == expected and (np.diff(rows) > 0).all()
+
+
+def test_nearest_centroid_and_threshold():
+    centroids = np.array([[1.0, 0.0], [0.0, 2.0]])
+    rows = np.array([[3.0, 0.1], [0.1, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    topic, sim = assign_to_centroids(rows, centroids, min_similarity=0.5)
+    assert topic.tolist() == [0, 1, 0, -1]  # the tie (row 2) goes to the lower index
+    assert np.isclose(sim[2], np.sqrt(0.5), atol=1e-6)
+
+
+def test_empty_inputs():
+    topic, sim = assign_to_centroids(np.zeros((0, 3)), np.ones((2, 3)))
+    assert topic.shape == (0,) and sim.shape == (0,)
+    topic, _ = assign_to_centroids(np.ones((2, 3)), np.zeros((0, 3)))
+    assert topic.tolist() == [-1, -1]
+
+
+def test_batching_does_not_change_result():
+    rng = np.random.default_rng(0)
+    rows, centroids = rng.normal(size=(50, 8)), rng.normal(size=(5, 8))
+    whole, _ = assign_to_centroids(rows, centroids, 0.1)
+    parts = np.concatenate(
+        [assign_to_centroids(rows[i : i + 7], centroids, 0.1)[0] for i in range(0, 50, 7)]
+    )
+    assert (whole == parts).all()
