@@ -40,6 +40,7 @@ import hashlib
 import itertools
 import json
 import logging
+import mmap
 import os
 import re
 import secrets
@@ -70,6 +71,7 @@ _TEMP = re.compile(r"^\.(?P<stem>shard-\d+-(?P<pid>\d+)-\d+-[0-9a-f]+)\.(keys|ve
 _STALE_S = 3600.0  # leftovers (temp files, vectors without keys) of a dead writer, this old
 _CHUNK = 65536  # rows per step when scanning or copying a shard
 _COUNTER = itertools.count()
+_DENSE = 16  # a lookup wanting one row in this many of a shard reads it with readahead
 
 # hex digit byte -> nibble; 255 for anything else
 _NIBBLE = np.full(256, 255, dtype=np.uint8)
@@ -166,6 +168,19 @@ def _pid_running(pid: int) -> bool:
     return True
 
 
+def _advise(array: np.ndarray, name: str) -> None:
+    """madvise the mapping under `array`: MADV_RANDOM for lookups, which read scattered rows
+    (no readahead around each one: 20k lookups in a cold 1M-row store would read most of it),
+    MADV_SEQUENTIAL for scans (compaction, verify)."""
+    handle = getattr(array, "_mmap", None)
+    advice = getattr(mmap, name, None)
+    if handle is not None and advice is not None:
+        try:
+            handle.madvise(advice)
+        except (OSError, ValueError):
+            pass
+
+
 def _write_npy(path: Path, dtype: np.dtype, shape: tuple[int, ...], chunks: Iterable) -> None:
     """Write an .npy file from row chunks: temp file beside `path`, fsync, rename."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -240,6 +255,8 @@ class EmbeddingStore:
         meta = {"identity": self.identity, "dim": self.dim}
         try:
             found = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(found, dict):
+                raise ValueError("not a mapping")
         except FileNotFoundError:
             tmp = self.path / f".{META}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             tmp.write_text(json.dumps(meta) + "\n", encoding="utf-8")
@@ -249,7 +266,7 @@ class EmbeddingStore:
             log.warning("embedding store %s: %s unreadable (%s); rewriting", self.path, META, exc)
             path.unlink(missing_ok=True)
             return self._check_meta()
-        if not isinstance(found, dict) or found.get("dim") != self.dim:
+        if found.get("dim") != self.dim:
             raise TaxonomyError(
                 f"embedding store holds vectors of width {found.get('dim')}, not {self.dim} "
                 f"(identity {found.get('identity')!r})",
@@ -302,6 +319,7 @@ class EmbeddingStore:
             )
         if len(keys) != len(vectors):
             raise DamagedShard(f"{len(keys)} keys for {len(vectors)} vectors")
+        _advise(vectors, "MADV_RANDOM")
         return _Shard(stem, keys, vectors)
 
     def _quarantine(self, stem: str, problem: object) -> None:
@@ -429,11 +447,17 @@ class EmbeddingStore:
                     rows = row[members]
                     order = np.argsort(rows, kind="stable")
                     shard = self._shards[self._order[number]]
+                    dense = len(rows) * _DENSE >= len(shard.vectors)
+                    if dense:  # most pages are needed: let the kernel read ahead
+                        _advise(shard.vectors, "MADV_SEQUENTIAL")
                     try:
                         block = np.asarray(shard.vectors[rows[order]], dtype=np.float32)
                     except OSError as exc:  # an I/O error under the mapping
                         damaged.append((shard.stem, f"unreadable ({exc})"))
                         continue
+                    finally:
+                        if dense:
+                            _advise(shard.vectors, "MADV_RANDOM")
                     if _bad_rows(block):
                         damaged.append((shard.stem, "vectors not finite unit vectors"))
                         continue
@@ -583,6 +607,7 @@ class EmbeddingStore:
 
     def _scan(self, shard: _Shard) -> str | None:
         """Why `shard` cannot be trusted (keys or any vector), or None."""
+        _advise(shard.vectors, "MADV_SEQUENTIAL")
         try:
             _prefixes(shard.keys)
             for start in range(0, len(shard.vectors), _CHUNK):
@@ -592,6 +617,8 @@ class EmbeddingStore:
             return str(exc)
         except OSError as exc:
             return f"unreadable ({exc})"
+        finally:
+            _advise(shard.vectors, "MADV_RANDOM")
         return None
 
     @staticmethod
