@@ -292,7 +292,7 @@ class EmbeddingStore:
 
     # ---------------------------------------------------------------- reading
 
-    def _open(self, stem: str) -> _Shard:
+    def _open(self, stem: str, scattered: bool = True) -> _Shard:
         """Memory-map one shard and check its structure and keys.
 
         Raises DamagedShard, _Vanished, or OSError (unreadable for a reason that may pass).
@@ -319,7 +319,8 @@ class EmbeddingStore:
             )
         if len(keys) != len(vectors):
             raise DamagedShard(f"{len(keys)} keys for {len(vectors)} vectors")
-        _advise(vectors, "MADV_RANDOM")
+        if scattered:  # for lookups; compaction reads whole shards
+            _advise(vectors, "MADV_RANDOM")
         return _Shard(stem, keys, vectors)
 
     def _quarantine(self, stem: str, problem: object) -> None:
@@ -334,13 +335,15 @@ class EmbeddingStore:
             except OSError as exc:
                 log.warning("embedding store: cannot move %s aside (%s)", source, exc)
 
-    def _open_all(self, stems: Sequence[str]) -> tuple[dict[str, _Shard], bool]:
+    def _open_all(
+        self, stems: Sequence[str], scattered: bool = True
+    ) -> tuple[dict[str, _Shard], bool]:
         """Open `stems`; damaged ones are quarantined. Returns (opened, whether any vanished)."""
         opened: dict[str, _Shard] = {}
         vanished = False
         for stem in stems:
             try:
-                opened[stem] = self._open(stem)
+                opened[stem] = self._open(stem, scattered)
             except _Vanished:
                 vanished = True
             except DamagedShard as exc:
@@ -569,7 +572,7 @@ class EmbeddingStore:
             if not locked:
                 return 0
             self._remove_leftovers()
-            opened, _ = self._open_all(self._stems())
+            opened, _ = self._open_all(self._stems(), scattered=False)
             chosen = [s for s in opened.values() if only_below is None or len(s.keys) < only_below]
             good = []
             for shard in chosen:
@@ -607,7 +610,6 @@ class EmbeddingStore:
 
     def _scan(self, shard: _Shard) -> str | None:
         """Why `shard` cannot be trusted (keys or any vector), or None."""
-        _advise(shard.vectors, "MADV_SEQUENTIAL")
         try:
             _prefixes(shard.keys)
             for start in range(0, len(shard.vectors), _CHUNK):
@@ -617,8 +619,6 @@ class EmbeddingStore:
             return str(exc)
         except OSError as exc:
             return f"unreadable ({exc})"
-        finally:
-            _advise(shard.vectors, "MADV_RANDOM")
         return None
 
     @staticmethod
@@ -630,11 +630,18 @@ class EmbeddingStore:
         order = np.argsort(prefix, kind="stable")
         sp, so, sr = prefix[order], owner[order], row[order]
         drop = np.zeros(len(order), bool)
-        same_prefix = np.flatnonzero(sp[1:] == sp[:-1]) + 1
-        for i in same_prefix:  # duplicates are few (a merged shard next to its sources)
-            a = shards[so[i - 1]].keys[sr[i - 1]]
-            b = shards[so[i]].keys[sr[i]]
-            drop[i] = a == b
+        same = np.flatnonzero(sp[1:] == sp[:-1]) + 1  # candidates; the full keys decide
+        if len(same):
+
+            def gather(owners: np.ndarray, rows: np.ndarray) -> np.ndarray:
+                out = np.empty(len(owners), KEY_DTYPE)
+                for number in np.unique(owners):
+                    members = np.flatnonzero(owners == number)
+                    out[members] = shards[number].keys[rows[members]]
+                return out
+
+            later = gather(so[same], sr[same])
+            drop[same] = later == gather(so[same - 1], sr[same - 1])
         kept_owner, kept_row = so[~drop], sr[~drop]
         return [np.sort(kept_row[kept_owner == i]) for i in range(len(shards))]
 
@@ -674,7 +681,10 @@ class EmbeddingStore:
             self.refresh()
             bad = []
             for stem in list(self._order):
-                problem = self._scan(self._shards[stem])
+                shard = self._shards[stem]
+                _advise(shard.vectors, "MADV_SEQUENTIAL")
+                problem = self._scan(shard)
+                _advise(shard.vectors, "MADV_RANDOM")
                 if problem:
                     self._quarantine(stem, problem)
                     bad.append(stem)

@@ -367,10 +367,11 @@ def test_compaction_keeps_every_vector(tmp_path):
     for start in range(0, 200, 20):
         store.add(keys[start : start + 20], vectors[start : start + 20])
     store.add(keys[:30], vectors[:30])  # duplicates: the same key in two shards
-    assert len(store) == 230
+    store.add(keys[:10], vectors[:10])  # and in three
+    assert len(store) == 240
     reader = EmbeddingStore(tmp_path, IDENTITY, DIM)
     assert reader.lookup(keys)[1].all()  # indexed before compaction
-    assert store.compact() == 11
+    assert store.compact() == 12
     assert len(shard_stems(store)) == 1 and len(store) == 200
     for instance in (store, reader, EmbeddingStore(tmp_path, IDENTITY, DIM)):
         out, found = instance.lookup(keys[::-1] + make_keys(5, "none"))
