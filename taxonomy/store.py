@@ -454,22 +454,31 @@ class EmbeddingStore:
                     if dense:  # most pages are needed: let the kernel read ahead
                         _advise(shard.vectors, "MADV_SEQUENTIAL")
                     try:
-                        block = np.asarray(shard.vectors[rows[order]], dtype=np.float32)
-                    except OSError as exc:  # an I/O error under the mapping
-                        damaged.append((shard.stem, f"unreadable ({exc})"))
-                        continue
+                        problem = self._gather(shard, rows[order], members[order], out)
                     finally:
                         if dense:
                             _advise(shard.vectors, "MADV_RANDOM")
-                    if _bad_rows(block):
-                        damaged.append((shard.stem, "vectors not finite unit vectors"))
-                        continue
-                    out[members[order]] = block
+                    if problem:
+                        damaged.append((shard.stem, problem))
                 if not damaged:
                     return out, found
                 for stem, problem in damaged:
                     self._quarantine(stem, problem)
             raise RuntimeError(f"embedding store {self.path}: shards keep turning out damaged")
+
+    @staticmethod
+    def _gather(shard: _Shard, rows: np.ndarray, targets: np.ndarray, out: np.ndarray) -> str:
+        """Copy `shard` rows (sorted) into `out[targets]` in chunks (no second full-size copy);
+        returns why the shard is damaged, or ''."""
+        for start in range(0, len(rows), _CHUNK):
+            try:
+                block = np.asarray(shard.vectors[rows[start : start + _CHUNK]], dtype=np.float32)
+            except OSError as exc:  # an I/O error under the mapping
+                return f"unreadable ({exc})"
+            if _bad_rows(block):
+                return "vectors not finite unit vectors"
+            out[targets[start : start + _CHUNK]] = block
+        return ""
 
     def __len__(self) -> int:
         """Rows indexed (a key held by two shards counts twice until compaction)."""
