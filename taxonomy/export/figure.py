@@ -81,7 +81,10 @@ def _point_size(n: int) -> float:
 
 
 def _wrap(label: str) -> str:
-    return "\n".join(textwrap.wrap(label, LABEL_WRAP, break_long_words=False)) or label
+    return (
+        "\n".join(textwrap.wrap(label, LABEL_WRAP, break_long_words=False, break_on_hyphens=False))
+        or label
+    )
 
 
 def _overlaps(box, placed, pad: float) -> bool:
