@@ -28,6 +28,7 @@ from taxonomy.assign import assign_to_centroids
 from taxonomy.curate.changes import changes_json, changes_markdown
 from taxonomy.curate.ids import STATE_FILE, RunState, read_state, state_json
 from taxonomy.errors import TaxonomyError
+from taxonomy.export.csv_safe import unescape_frame
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 
 FLOOR_QUANTILE = 0.05
@@ -144,7 +145,7 @@ def assign_files(
     docs_path = run_dir / "documents.csv"
     if state is None or not docs_path.is_file():
         raise TaxonomyError("no finished run here; run `taxonomy run` first", path=run_dir)
-    frame = pd.read_csv(docs_path, dtype=str, keep_default_na=False)
+    frame = unescape_frame(pd.read_csv(docs_path, dtype=str, keep_default_na=False))
     old_papers = _papers_from_documents(frame)
     corpus = ingest.read_corpus(paths, **columns)
     known = {p.id for p in old_papers} | {p.key for p in old_papers}

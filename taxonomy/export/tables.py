@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from taxonomy.atomic import write_text_atomic
+from taxonomy.export.csv_safe import escape_frame
 from taxonomy.models import Corpus, TaxonomyNode
 
 YAML_HEADER = (
@@ -75,8 +76,9 @@ def write_yaml(path: Path, text: str) -> None:
 
 
 def documents_csv(frame: pd.DataFrame) -> str:
+    """The CSV text, text cells that could start a spreadsheet formula escaped (`csv_safe`)."""
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
+    escape_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
 
 
