@@ -178,18 +178,21 @@ def locked(out_dir: Path, *, wait: float = 0.0) -> Iterator[None]:
     """Hold the output folder's lock for the block (a whole run); re-entrant in one process.
 
     Another process holding it: wait up to `wait` seconds, then TaxonomyError "output folder is
-    in use by another run (pid N)". The folder is created if needed; the lock file stays (a
-    deleted lock file could be locked twice) and is released by the kernel if the process dies.
+    in use by another run (pid N)". The folder is created if needed, and removed again if the
+    block leaves it empty (a run that failed before writing anything leaves no trace). The lock
+    file is removed on release; the kernel releases the lock if the process dies.
     """
     key = Path(os.path.abspath(out_dir))
     with _held_guard:
         if key in _held:
             handle, depth = _held[key]
             _held[key] = (handle, depth + 1)
-            acquired = False
+            outer = False
         else:
-            acquired = True
-    if acquired:
+            outer = True
+    created = False
+    if outer:
+        created = not out_dir.exists()
         handle = _acquire(out_dir, wait)
         with _held_guard:
             _held[key] = (handle, 1)
@@ -202,24 +205,40 @@ def locked(out_dir: Path, *, wait: float = 0.0) -> Iterator[None]:
                 _held[key] = (handle, depth - 1)
             else:
                 del _held[key]
-                handle.close()  # closing the file releases the flock
+                _release(out_dir, handle, remove_folder=created)
+
+
+def _release(out_dir: Path, handle: IO[str], *, remove_folder: bool) -> None:
+    """Remove the lock file (and the folder, if this run made it and it is empty), unlock.
+
+    Removing is safe while the lock is held: a process that opened the old file re-checks,
+    after locking, that it locked the file now at the path (`_same_file`).
+    """
+    try:
+        if _same_file(handle, out_dir / LOCK_FILE):
+            (out_dir / LOCK_FILE).unlink()
+        if remove_folder:
+            out_dir.rmdir()  # fails, as it should, unless empty
+    except OSError:
+        pass
+    finally:
+        handle.close()  # closing the file releases the flock
 
 
 def _acquire(out_dir: Path, wait: float) -> IO[str]:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(out_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held open
-    except OSError as err:
-        raise TaxonomyError(
-            f"cannot use the output folder: {err.strerror or err}", path=out_dir
-        ) from None
-    if fcntl is None:  # pragma: no cover
-        return handle
     deadline = time.monotonic() + wait
     while True:
         try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(out_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held
+        except OSError as err:
+            raise TaxonomyError(
+                f"cannot use the output folder: {err.strerror or err}", path=out_dir
+            ) from None
+        if fcntl is None:  # pragma: no cover
+            return handle
+        try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 holder = _lock_holder(handle)
@@ -229,14 +248,26 @@ def _acquire(out_dir: Path, wait: float) -> IO[str]:
                     "or choose another output folder",
                     path=out_dir,
                 ) from None
+            handle.close()
             time.sleep(0.05)
+            continue
         except OSError:  # a file system without flock (some network mounts): go on unlocked
             return handle
+        if _same_file(handle, out_dir / LOCK_FILE):
+            break
+        handle.close()  # the holder removed the folder meanwhile: lock the new file instead
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
 
 
 def check_writable(folder: Path, setting: str, *, source: str | None = None) -> None:
