@@ -11,6 +11,13 @@ within one folder is atomic); 4. the new manifest, with each file's SHA-256, is 
 
 Leftovers of a killed run (the staging folder, `.*.tmp` files) are hidden, never listed as
 outputs, and removed by the next `publish` into the same folder.
+
+One run at a time: `publish` holds an exclusive lock (`fcntl.flock` on `.taxonomy.lock` in the
+output folder) while it swaps, and a run can hold it from start to end with `locked(out_dir)`;
+a second process finds it taken and stops with "output folder is in use by another run (pid N)".
+If a rename fails halfway (a folder in the way, a full disk), the files already swapped are
+put back from hard links kept in the staging folder and the old manifest is restored: the
+folder is exactly the previous set again, and the error is one line.
 """
 
 from __future__ import annotations
@@ -21,9 +28,17 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows; the lock is then advisory only
+    fcntl = None  # type: ignore[assignment]
 
 from taxonomy.errors import TaxonomyError
 
@@ -31,6 +46,8 @@ MANIFEST = "manifest.json"
 _STAGING_PREFIX = ".staging-"
 _TEMP_FILE = re.compile(r"^\..+\.[^.]+\.tmp$")  # mkstemp names from write_atomic
 FILE_MODE = 0o644  # outputs are meant to be shared (mkstemp would make them private)
+LOCK_FILE = ".taxonomy.lock"
+PUBLISH_WAIT = 10.0  # seconds publish waits for another process's swap before giving up
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None], mode: int | None = None) -> None:
@@ -145,6 +162,160 @@ def _manifest_files(out_dir: Path) -> dict[str, dict]:
     return files if isinstance(files, dict) else {}
 
 
+# Output folders this process holds the lock of: {resolved folder: (lock file handle, depth)}.
+_held: dict[Path, tuple[IO[str], int]] = {}
+_held_guard = threading.Lock()
+
+
+def _lock_holder(handle: IO[str]) -> str:
+    handle.seek(0)
+    pid = handle.read(32).strip()
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
+@contextmanager
+def locked(out_dir: Path, *, wait: float = 0.0) -> Iterator[None]:
+    """Hold the output folder's lock for the block (a whole run); re-entrant in one process.
+
+    Another process holding it: wait up to `wait` seconds, then TaxonomyError "output folder is
+    in use by another run (pid N)". The folder is created if needed, and removed again if the
+    block leaves it empty (a run that failed before writing anything leaves no trace). The lock
+    file is removed on release; the kernel releases the lock if the process dies.
+    """
+    key = Path(os.path.abspath(out_dir))
+    with _held_guard:
+        if key in _held:
+            handle, depth = _held[key]
+            _held[key] = (handle, depth + 1)
+            outer = False
+        else:
+            outer = True
+    created = False
+    if outer:
+        created = not out_dir.exists()
+        handle = _acquire(out_dir, wait)
+        with _held_guard:
+            _held[key] = (handle, 1)
+    try:
+        yield
+    finally:
+        with _held_guard:
+            handle, depth = _held[key]
+            if depth > 1:
+                _held[key] = (handle, depth - 1)
+            else:
+                del _held[key]
+                _release(out_dir, handle, remove_folder=created)
+
+
+def _release(out_dir: Path, handle: IO[str], *, remove_folder: bool) -> None:
+    """Remove the lock file (and the folder, if this run made it and it is empty), unlock.
+
+    Removing is safe while the lock is held: a process that opened the old file re-checks,
+    after locking, that it locked the file now at the path (`_same_file`).
+    """
+    try:
+        if _same_file(handle, out_dir / LOCK_FILE):
+            (out_dir / LOCK_FILE).unlink()
+        if remove_folder:
+            out_dir.rmdir()  # fails, as it should, unless empty
+    except OSError:
+        pass
+    finally:
+        handle.close()  # closing the file releases the flock
+
+
+def _acquire(out_dir: Path, wait: float) -> IO[str]:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(out_dir / LOCK_FILE, "a+", encoding="utf-8")
+        except OSError as err:
+            raise TaxonomyError(
+                f"cannot use the output folder: {err.strerror or err}", path=out_dir
+            ) from None
+        if fcntl is None:  # pragma: no cover
+            return handle
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = _lock_holder(handle)
+                handle.close()
+                raise TaxonomyError(
+                    f"output folder is in use by another run{holder}; wait for it to finish "
+                    "or choose another output folder",
+                    path=out_dir,
+                ) from None
+            handle.close()
+            time.sleep(0.05)
+            continue
+        except OSError:  # a file system without flock (some network mounts): go on unlocked
+            return handle
+        if _same_file(handle, out_dir / LOCK_FILE):
+            break
+        handle.close()  # the holder removed the folder meanwhile: lock the new file instead
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
+
+
+def check_writable(folder: Path, setting: str, *, source: str | None = None) -> None:
+    """TaxonomyError now, before any work, if `folder` cannot be created or written to.
+
+    `setting` names where the folder comes from (`output.dir`, `cache_dir`, `--out`) and
+    `source` the config file, for the message. A file in the way (at the folder or a parent),
+    or a folder without write permission, is reported; nothing is created.
+    """
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and not probe.is_symlink() and probe.parent != probe:
+        probe = probe.parent
+    where = "" if probe == folder else f" (a parent of {folder})"
+    if not probe.is_dir():
+        raise TaxonomyError(f"{setting}: {probe}{where} is a file, not a folder", path=source)
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        raise TaxonomyError(
+            f"{setting}: cannot write in {probe}{where}: {err.strerror or err}", path=source
+        ) from None
+
+
+def _keep_old(target: Path, backup: Path) -> bool:
+    """Keep the current `target` as `backup` (a hard link, else a copy); False if none."""
+    if not target.is_file() or target.is_symlink():
+        return False
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
+    return True
+
+
+def _roll_back(out_dir: Path, done: list[str], kept: dict[str, Path], targets: dict[str, Path]):
+    """Undo the renames in `done`: old files back from `kept`, new ones removed."""
+    for name in reversed(done):
+        if name in kept:
+            os.replace(kept[name], targets[name])
+        else:
+            targets[name].unlink(missing_ok=True)
+    if MANIFEST in kept:
+        os.replace(kept[MANIFEST], out_dir / MANIFEST)
+    _fsync_dir(out_dir)
+
+
 def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
     """Replace the files `contents` names in `out_dir` as one set (see the module docstring).
 
@@ -154,11 +325,37 @@ def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
     targets = {name: output_path(out_dir, name) for name in contents}
     if MANIFEST in targets:
         raise TaxonomyError(f"{MANIFEST} is written by publish itself", path=out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in targets.items():
+        if target.is_dir() and not target.is_symlink():
+            raise TaxonomyError(
+                f"{name}: a folder is in the way of this output file; move it away", path=out_dir
+            )
+    with locked(out_dir, wait=PUBLISH_WAIT):
+        _publish_locked(out_dir, contents, targets)
+    return targets
+
+
+def _publish_locked(out_dir: Path, contents: Mapping[str, bytes], targets: dict[str, Path]) -> None:
     remove_leftovers(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
+    except OSError as err:
+        raise TaxonomyError(f"cannot write the outputs: {_reason(err)}", path=out_dir) from None
+    try:
+        manifest, kept = _stage(out_dir, staging, contents, targets)
+        _swap(out_dir, staging, contents, targets, manifest, kept)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage(
+    out_dir: Path, staging: Path, contents: Mapping[str, bytes], targets: dict[str, Path]
+) -> tuple[dict, dict[str, Path]]:
+    """Write the new files and keep links to the old ones; the folder itself is unchanged."""
+    step = "the outputs"
     try:
         for name in sorted(contents):
+            step = name
             _write_file(staging / name, contents[name])
         _fsync_dir(staging)
         files = {
@@ -169,17 +366,61 @@ def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
         files |= {
             name: {"sha256": _digest(data), "bytes": len(data)} for name, data in contents.items()
         }
-        manifest = {"files": dict(sorted(files.items()))}
+        old = staging / ".old"
+        old.mkdir()
+        step = "the backup of the previous outputs"
+        kept = {
+            name: old / name
+            for name, target in [*targets.items(), (MANIFEST, out_dir / MANIFEST)]
+            if _keep_old(target, old / name)
+        }
+    except OSError as err:
+        raise TaxonomyError(f"cannot write {step}: {_reason(err)}", path=out_dir) from None
+    return {"files": dict(sorted(files.items()))}, kept
+
+
+def _swap(
+    out_dir: Path,
+    staging: Path,
+    contents: Mapping[str, bytes],
+    targets: dict[str, Path],
+    manifest: dict,
+    kept: dict[str, Path],
+) -> None:
+    """Manifest out, files in, manifest in; on any failure the previous set is put back."""
+    done: list[str] = []
+    step = MANIFEST
+    try:
         (out_dir / MANIFEST).unlink(missing_ok=True)
         for name in sorted(contents):
+            step = name
             _rename(staging / name, targets[name])
+            done.append(name)
         _fsync_dir(out_dir)
+        step = MANIFEST
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         write_atomic(out_dir / MANIFEST, lambda handle: handle.write(text.encode("utf-8")))
         os.chmod(out_dir / MANIFEST, FILE_MODE)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return targets
+    except BaseException as err:  # an OSError, or an interrupt: put the previous set back
+        try:
+            _roll_back(out_dir, done, kept, targets)
+        except OSError as again:
+            raise TaxonomyError(
+                f"cannot write {step} ({_reason(err)}), and putting the previous files back "
+                f"failed too ({_reason(again)}): the folder may mix two runs (it has no "
+                f"{MANIFEST})",
+                path=out_dir,
+            ) from None
+        if not isinstance(err, OSError):
+            raise
+        raise TaxonomyError(
+            f"cannot write {step} ({_reason(err)}); the previous outputs are restored unchanged",
+            path=out_dir,
+        ) from None
+
+
+def _reason(err: BaseException) -> str:
+    return str(getattr(err, "strerror", None) or err or type(err).__name__)
 
 
 def verify_outputs(out_dir: Path) -> list[str]:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from taxonomy.errors import TaxonomyError
+from taxonomy.errors import TaxonomyError, printable
 
 app = typer.Typer(
     help="Topic maps and editable taxonomies from research abstracts.",
@@ -55,7 +55,21 @@ def warn_if_mixed(run_dir: Path) -> None:
 
     if run_dir.is_dir():
         for problem in verify_outputs(run_dir):
-            err_console.print(f"warning: {escape(problem)}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"warning: {escape(printable(problem))}", highlight=False, soft_wrap=True
+            )
+
+
+def check_folders(cfg: Any, config: Path | None, out_dir: Path, out_setting: str) -> None:
+    """Output and cache folders blocked or read-only: one error now, not after embedding."""
+    from taxonomy.atomic import check_writable
+    from taxonomy.config import DEFAULT_CONFIG
+
+    source = str(config or DEFAULT_CONFIG)
+    check_writable(out_dir, out_setting, source=source)
+    cache = Path(cfg.cache_dir)
+    for folder in (cache, cache / "embeddings", cache / "stages"):
+        check_writable(folder, "cache_dir", source=source)
 
 
 ConfigOption = Annotated[
@@ -71,9 +85,15 @@ OutOption = Annotated[
 @user_errors
 def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False) -> None:
     """Build the taxonomy and the map from the configured abstracts."""
+    from taxonomy.atomic import locked
+    from taxonomy.config import load_config
     from taxonomy.pipeline import run as run_pipeline
 
-    result = run_pipeline(config, out=out, progress=not quiet and sys.stderr.isatty())
+    cfg = load_config(config)
+    out_dir = out or Path(cfg.output.dir)
+    check_folders(cfg, config, out_dir, "--out" if out else "output.dir")
+    with locked(out_dir):  # one run per output folder, from start to end
+        result = run_pipeline(cfg, out=out_dir, progress=not quiet and sys.stderr.isatty())
     table = Table(title="taxonomy run", show_header=False)
     n = len(result.corpus)
     table.add_row("papers", f"{n} unique ({result.corpus.n_records} records)")
@@ -106,23 +126,29 @@ def assign(
     ] = None,
 ) -> None:
     """Place new abstracts into the last run's topics without refitting."""
+    from taxonomy.atomic import locked
     from taxonomy.config import load_config
+    from taxonomy.ingest import ReadLimits
     from taxonomy.pipeline import NEW_THEME_LABEL
     from taxonomy.pipeline import assign as assign_files
 
     cfg = load_config(config)
-    warn_if_mixed(run_dir or Path(cfg.output.dir))
-    placed = assign_files(
-        files,
-        run_dir or Path(cfg.output.dir),
-        cache_dir=Path(cfg.cache_dir),
-        columns={
-            "title_column": cfg.input.title_column,
-            "abstract_column": cfg.input.abstract_column,
-            "id_column": cfg.input.id_column,
-        },
-        map_html=cfg.output.map,
-    )
+    folder = run_dir or Path(cfg.output.dir)
+    check_folders(cfg, config, folder, "--run" if run_dir else "output.dir")
+    warn_if_mixed(folder)
+    with locked(folder):
+        placed = assign_files(
+            files,
+            folder,
+            cache_dir=Path(cfg.cache_dir),
+            columns={  # keyword arguments of ingest.read_corpus
+                "title_column": cfg.input.title_column,
+                "abstract_column": cfg.input.abstract_column,
+                "id_column": cfg.input.id_column,
+                "limits": ReadLimits.from_config(cfg.input),
+            },
+            map_html=cfg.output.map,
+        )
     table = Table(title="taxonomy assign", show_header=False)
     table.add_row("new papers", str(len(placed.papers)))
     table.add_row("already in the run", str(placed.skipped))

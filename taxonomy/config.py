@@ -6,6 +6,7 @@ so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,12 @@ class InputConfig(_Section):
     abstract_column: str = "abstract"
     id_column: str | None = "arxiv_id"
     exclude_sources: list[str] = Field(default_factory=list)
+    # Per input file, checked while reading (taxonomy.ingest.textio.ReadLimits): size after
+    # decompression, lines (Parquet: rows), and a .gz file's decompressed/compressed ratio
+    # (checked past 16 MiB); a file past one is an error naming it, never a long stall.
+    max_bytes: Annotated[int, Field(ge=1)] = 2 * 1024**3
+    max_lines: Annotated[int, Field(ge=1)] = 20_000_000
+    max_ratio: Annotated[float, Field(ge=1.0)] = 100.0
 
 
 class EmbedConfig(_Section):
@@ -82,7 +89,8 @@ class ComputeConfig(_Section):
 
 
 class Config(_Section):
-    seed: int = 42
+    # numpy/UMAP/scikit-learn take 32-bit unsigned seeds; a float like 1e23 is refused.
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
     cache_dir: str = ".cache"
     # The user's edits (rename/merge/split/move/delete/pin/seeds/exclude); null: none.
     # A missing file at the default path means no edits; any other missing path is an error.
@@ -106,12 +114,27 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(p for p in parts if p not in _TYPE_PARTS and "-" not in p and "[" not in p)
 
 
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The settings allowed in the section holding the unknown key at `loc`."""
+    model: Any = Config
+    for part in loc[:-1]:
+        info = model.model_fields.get(part)
+        if info is None or not isinstance(info.annotation, type):
+            return []
+        if not issubclass(info.annotation, BaseModel):
+            return []
+        model = info.annotation
+    return list(model.model_fields)
+
+
 def _format_error(err: dict[str, Any]) -> str:
     where = _field_path(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
-        return f"{where}: unknown setting"
+        close = difflib.get_close_matches(str(err["loc"][-1]), _known_keys(err["loc"]), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{where}: unknown setting{hint}"
     signs = {
         "greater_than_equal": "≥",
         "less_than_equal": "≤",

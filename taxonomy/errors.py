@@ -7,11 +7,27 @@ Anything else is a bug and is allowed to surface as a traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+
+# Characters a terminal may act on rather than show: C0/C1 controls (ESC starts colour, title
+# and hyperlink sequences; NUL, BEL, backspace), DEL, and the bidirectional overrides that
+# reorder what is shown. Messages show them as `\x1b` / `\u202e` escapes.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`), safe to print to a terminal."""
+    return _UNPRINTABLE.sub(_escape_char, text)
 
 
 class TaxonomyError(Exception):
@@ -24,8 +40,9 @@ class TaxonomyError(Exception):
         if self.path is not None:
             where = self.path if line is None else f"{self.path}:{line}"
             where += ": "
-        # One line, whatever the message quotes (a multi-line library error, a file name).
-        super().__init__(" ".join(f"{where}{message}".split()))
+        # One line, whatever the message quotes (a multi-line library error, a file name), and
+        # no raw control characters: an ESC in a file name must not drive the terminal.
+        super().__init__(printable(" ".join(f"{where}{message}".split())))
 
 
 @contextmanager

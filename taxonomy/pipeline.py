@@ -99,6 +99,7 @@ def run(
     """Read the configured input, fit, write the outputs (`config`: a Config, a YAML path, or
     None for configs/default.yaml; `overrides`: dotted settings, e.g. `**{"seed": 7}`)."""
     from taxonomy import curate, ingest
+    from taxonomy.atomic import locked
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import read_state, state_json
     from taxonomy.export import write_outputs
@@ -107,32 +108,34 @@ def run(
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
     stages = Stages(progress)
     edits = curate.load_curation(cfg.curation, required=cfg.curation != DEFAULT_CURATION)
-    previous = read_state(out_dir)
-    with stages("ingest"):
-        corpus = ingest.read_corpus(
-            [Path(p) for p in cfg.input.paths],
-            title_column=cfg.input.title_column,
-            abstract_column=cfg.input.abstract_column,
-            id_column=cfg.input.id_column,
-            exclude_sources=tuple(cfg.input.exclude_sources),
+    with locked(out_dir):  # one run per output folder, from reading its state to publishing
+        previous = read_state(out_dir)
+        with stages("ingest"):
+            corpus = ingest.read_corpus(
+                [Path(p) for p in cfg.input.paths],
+                title_column=cfg.input.title_column,
+                abstract_column=cfg.input.abstract_column,
+                id_column=cfg.input.id_column,
+                exclude_sources=tuple(cfg.input.exclude_sources),
+                limits=ingest.ReadLimits.from_config(cfg.input),
+            )
+            corpus = curate.exclude_papers(corpus, edits)
+        result = fit(
+            corpus, config=cfg, edits=edits, previous=previous, embedder=embedder, stages=stages
         )
-        corpus = curate.exclude_papers(corpus, edits)
-    result = fit(
-        corpus, config=cfg, edits=edits, previous=previous, embedder=embedder, stages=stages
-    )
-    with stages("export"):
-        result.files = write_outputs(
-            out_dir,
-            result.corpus,
-            result.themes,
-            result.layout,
-            map_html=cfg.output.map,
-            extra={
-                "changes.json": changes_json(result.changes),
-                "changes.md": changes_markdown(result.changes),
-                "state.json": state_json(result.state),
-            },
-        )
+        with stages("export"):
+            result.files = write_outputs(
+                out_dir,
+                result.corpus,
+                result.themes,
+                result.layout,
+                map_html=cfg.output.map,
+                extra={
+                    "changes.json": changes_json(result.changes),
+                    "changes.md": changes_markdown(result.changes),
+                    "state.json": state_json(result.state),
+                },
+            )
     result.timings, result.out_dir = stages.timings, out_dir
     return result
 
@@ -322,9 +325,9 @@ def assign(
     docs_path = run_dir / "documents.csv"
     if state is None or not docs_path.is_file():
         raise TaxonomyError("no finished run here; run `taxonomy run` first", path=run_dir)
+    corpus = ingest.read_corpus(paths, **columns)
     old, taxonomy, layout = read_documents(docs_path)
     _check_state(state, old, taxonomy, run_dir)
-    corpus = ingest.read_corpus(paths, **columns)
     known = {p.id for p in old.papers} | {p.key for p in old.papers}
     new = [p for p in corpus.papers if p.id not in known and p.key not in known]
     model = dict(state.embed) or {"model": "all-MiniLM-L6-v2", "max_tokens": 256}

@@ -721,7 +721,7 @@ class EmbeddingStore:
                 vectors = data["vectors"]
             if not isinstance(meta, dict):
                 raise ValueError("meta is not a mapping")
-        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
+        except Exception as exc:
             log.warning("embedding cache %s unreadable (%s); not imported", path, exc)
             return 0
         problem = None

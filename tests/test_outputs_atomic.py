@@ -301,3 +301,156 @@ def test_real_model_runs_are_identical_across_processes(tmp_path):
         assert proc.returncode == 0, err
     for name in (*ALL_FILES, MANIFEST):
         assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes(), name
+
+
+# --- one run per folder, and rollback (issue 18, items 3 and 4) -----------------------------
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from taxonomy.atomic import locked
+with locked(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def hold_lock(out: Path) -> subprocess.Popen:
+    """A second process holding the output folder's lock until its stdin gets a line."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_run_into_a_folder_in_use_fails_at_once(versions, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import taxonomy.atomic
+    from taxonomy.cli import app
+
+    config_b, _, new_dir = versions
+    out = tmp_path / "run"
+    shutil.copytree(new_dir, out)
+    before = read_outputs(out)
+    holder = hold_lock(out)
+    try:
+        result = CliRunner().invoke(app, ["run", "-c", str(config_b), "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        line = result.output.strip()
+        assert "\n" not in line
+        assert line == (
+            f"error: {out}: output folder is in use by another run (pid {holder.pid}); "
+            "wait for it to finish or choose another output folder"
+        )
+        # publish (a Python caller without `locked`) waits a little, then gives up the same way
+        monkeypatch.setattr(taxonomy.atomic, "PUBLISH_WAIT", 0.2)
+        with pytest.raises(TaxonomyError, match=rf"in use by another run \(pid {holder.pid}\)"):
+            publish(out, {"taxonomy.yaml": b"other"})
+    finally:
+        holder.communicate("go\n", timeout=30)
+    assert read_outputs(out) == before and verify_outputs(out) == []
+    publish(out, {"notes.txt": b"free again"})  # released when the holder exits
+    assert not (out / taxonomy.atomic.LOCK_FILE).exists()
+
+
+SLOW_PUBLISH = """
+import json, sys, time
+from pathlib import Path
+import taxonomy.atomic as atomic
+delays = json.loads(sys.argv[3])
+real = atomic._rename
+def slow(source, target):
+    time.sleep(delays.get(target.name, 0))
+    real(source, target)
+atomic._rename = slow
+tag = sys.argv[2].encode()
+atomic.publish(Path(sys.argv[1]), {name: tag * 100 for name in ("a.txt", "b.txt", "c.txt")})
+"""
+
+
+def test_concurrent_publishes_never_leave_a_manifest_over_a_mixed_set(tmp_path):
+    # Unlocked, run 2 swaps a and b at once and c after 2 s; run 1 swaps all three after 1 s:
+    # a and b end up from run 1, c from run 2, and run 2's manifest, written last, vouches
+    # for all three. With the lock, one run waits for the other and each set stays whole.
+    out = tmp_path / "out"
+    publish(out, {name: b"0" * 100 for name in ("a.txt", "b.txt", "c.txt")})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    delays = {"1": {"a.txt": 1.0}, "2": {"c.txt": 2.0}}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SLOW_PUBLISH, str(out), tag, json.dumps(delays[tag])], env=env
+        )
+        for tag in ("1", "2")
+    ]
+    assert [proc.wait(timeout=60) for proc in procs] == [0, 0]
+    assert verify_outputs(out) == []
+    contents = {(out / name).read_bytes() for name in ("a.txt", "b.txt", "c.txt")}
+    assert len(contents) == 1  # all three files from one run
+
+
+def test_a_rename_failing_halfway_restores_the_previous_set(tmp_path, monkeypatch):
+    import taxonomy.atomic
+
+    out = tmp_path / "out"
+    old = {name: f"old {name}".encode() for name in ALL_FILES}
+    publish(out, old)
+    old_manifest = (out / MANIFEST).read_bytes()
+    real = taxonomy.atomic._rename
+    calls = []
+
+    def failing(source, target):
+        calls.append(target.name)
+        if len(calls) == 4:  # three files already swapped
+            raise IsADirectoryError(21, "Is a directory")
+        real(source, target)
+
+    monkeypatch.setattr(taxonomy.atomic, "_rename", failing)
+    with pytest.raises(TaxonomyError) as caught:
+        publish(out, {name: f"new {name}".encode() for name in ALL_FILES})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message == (
+        f"{out}: cannot write {ALL_FILES[3]} (Is a directory); the previous outputs are "
+        "restored unchanged"
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted([*ALL_FILES, MANIFEST])
+    assert {name: (out / name).read_bytes() for name in ALL_FILES} == old
+    assert (out / MANIFEST).read_bytes() == old_manifest and verify_outputs(out) == []
+
+
+def test_an_interrupt_during_the_swap_restores_the_previous_set(tmp_path, monkeypatch):
+    import taxonomy.atomic
+
+    out = tmp_path / "out"
+    publish(out, {"a.txt": b"old a", "b.txt": b"old b"})
+    real = taxonomy.atomic._rename
+
+    def interrupted(source, target):
+        if target.name == "b.txt":
+            raise KeyboardInterrupt
+        real(source, target)
+
+    monkeypatch.setattr(taxonomy.atomic, "_rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        publish(out, {"a.txt": b"new a", "b.txt": b"new b", "c.txt": b"new c"})
+    assert (out / "a.txt").read_bytes() == b"old a" and not (out / "c.txt").exists()
+    assert verify_outputs(out) == []
+
+
+def test_a_folder_in_the_way_of_an_output_fails_before_anything_changes(tmp_path):
+    # The attack: state.json blocked by a directory gave a traceback and a mixed set
+    # (taxonomy.yaml of the new run, documents.csv of the old).
+    out = tmp_path / "out"
+    publish(out, {"documents.csv": b"old", "taxonomy.yaml": b"old"})
+    (out / "state.json").mkdir()
+    with pytest.raises(TaxonomyError, match="state.json: a folder is in the way"):
+        publish(out, {n: b"new" for n in ("documents.csv", "state.json", "taxonomy.yaml")})
+    assert (out / "documents.csv").read_bytes() == b"old" == (out / "taxonomy.yaml").read_bytes()
+    assert verify_outputs(out) == []

@@ -7,22 +7,69 @@ problem found now or later in the run (an unknown id, a conflict) is reported as
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from taxonomy.errors import TaxonomyError, yaml_errors
 
 NODE_ID_PATTERN = r"^(topic|theme)-\d+(\.\d+)*$"
 NodeId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=NODE_ID_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+MAX_LABEL = 200  # characters of a user-given label (rename, merge label, seed name)
+# Control characters (C0, DEL, C1) and bidirectional overrides: never part of a label or id.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _no_controls(value: str) -> str:
+    if found := _CONTROL.search(value):
+        raise ValueError(
+            f"control character {found.group()!r} not allowed (printable text on one line only)"
+        )
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_no_controls)
+]
+# A label shown in the outputs: printable text on one line, at most MAX_LABEL characters.
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL),
+    AfterValidator(_no_controls),
+]
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML where numbers with a dot stay text: `2303.11360` is an arXiv id, not 2303.1136."""
+    """Safe YAML where numbers with a dot stay text: `2303.11360` is an arXiv id, not 2303.1136.
+
+    Anchors and aliases (`&a`, `*a`) are refused: a few hundred bytes of nested aliases
+    expand to gigabytes when walked, and a curation file has no use for them.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in the curation file", event.start_mark
+            )
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors (&name) are not allowed in the curation file", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -37,7 +84,7 @@ class _Strict(BaseModel):
 
 class Merge(_Strict):
     ids: Annotated[list[NodeId], Field(min_length=2)]
-    label: Text | None = None
+    label: Label | None = None
 
 
 class Split(_Strict):
@@ -56,7 +103,7 @@ class Pin(_Strict):
 
 
 class Seed(_Strict):
-    name: Text
+    name: Label
     description: str = ""
     keywords: list[Text] = Field(default_factory=list)
 
@@ -67,7 +114,7 @@ class Exclude(_Strict):
 
 
 class Curation(_Strict):
-    rename: dict[NodeId, Text] = Field(default_factory=dict)
+    rename: dict[NodeId, Label] = Field(default_factory=dict)
     merge: list[Merge] = Field(default_factory=list)
     split: list[Split] = Field(default_factory=list)
     move: list[Move] = Field(default_factory=list)
@@ -140,8 +187,12 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def parse_curation(text: str, source: str) -> Edits:
     """Validate the YAML text of a curation file; errors name the file, line and entry."""
     with yaml_errors(source, text):
-        data = yaml.load(text, Loader=_Loader)
-        root = yaml.compose(text, Loader=_Loader)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()  # aliases refused here, before anything is walked
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -154,7 +205,9 @@ def parse_curation(text: str, source: str) -> Edits:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = _loc(err["loc"])
-        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key" + did_you_mean(str(err["loc"][-1]), _keys_at(err["loc"]))
         if err["type"] == "string_pattern_mismatch":
             message = "not a node id like topic-3 or theme-2"
         line = _nearest_line(lines, where)
@@ -164,6 +217,29 @@ def parse_curation(text: str, source: str) -> Edits:
     edits = Edits(spec=spec, path=source, lines=lines)
     check_conflicts(edits)
     return edits
+
+
+def did_you_mean(key: str, known: list[str]) -> str:
+    """ "; did you mean 'rename'?" for a near-miss of a known key, else ""."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where pydantic found the unknown key at `loc` (its last part)."""
+    model: Any = Curation
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = getattr(model, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        annotation = info.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if hasattr(a, "model_fields")), None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
 
 
 def _nearest_line(lines: dict[str, int], where: str) -> int | None:

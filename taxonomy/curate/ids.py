@@ -16,6 +16,7 @@ these ids, keep applying run after run. A node that keeps its id and most of its
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,15 +61,198 @@ def read_state(out_dir: Path) -> RunState | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.pop("version", None) != STATE_VERSION:
-            raise ValueError("unknown version")
-        for key in ("raw_topics", "raw_themes", "topics", "themes"):
-            data[key] = [NodeRecord(**node) for node in data.get(key, [])]
-        return RunState(**data)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
         raise TaxonomyError(
             f"run state is damaged ({exc}); delete it to start ids afresh", path=path
         ) from None
+    except RecursionError:
+        raise TaxonomyError(
+            "run state is damaged (nested too deeply); delete it to start ids afresh", path=path
+        ) from None
+    return validate_state(data, path)
+
+
+class _Bad(Exception):
+    """A field of state.json that is not as written by this program."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+
+
+def _int(value: object, where: str, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(where, f"expected a whole number, got {_shown(value)}")
+    if value < low:
+        raise _Bad(where, f"must be >= {low}, got {value}")
+    return value
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Bad(where, f"expected a number, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
+    if not math.isfinite(number):
+        raise _Bad(where, f"must be a finite number, got {_shown(value)}")
+    return number
+
+
+def _text(value: object, where: str, *, empty: bool = True) -> str:
+    if not isinstance(value, str) or (not empty and not value):
+        raise _Bad(where, f"expected {'text' if empty else 'non-empty text'}, got {_shown(value)}")
+    return value
+
+
+def _shown(value: object) -> str:
+    """'null', 'str "abc"', 'list': the JSON type and a short view of a wrong value."""
+    if value is None:
+        return "null"
+    kind = {dict: "object", list: "list"}.get(type(value), type(value).__name__)
+    if isinstance(value, (dict, list)):
+        return kind
+    try:
+        text = json.dumps(value)
+    except ValueError:  # an integer too long to print
+        text = "…"
+    return f"{kind} {text[:40]}"
+
+
+def _node(value: object, where: str, dim: int | None) -> NodeRecord:
+    if not isinstance(value, dict):
+        raise _Bad(where, f"expected an object, got {_shown(value)}")
+    unknown = sorted(set(value) - set(NodeRecord.__dataclass_fields__))
+    if unknown:
+        raise _Bad(f"{where}.{unknown[0]}", "unknown field")
+    for key in ("id", "members", "centroid"):
+        if key not in value:
+            raise _Bad(f"{where}.{key}", "missing")
+    members = value["members"]
+    if not isinstance(members, list):
+        raise _Bad(f"{where}.members", f"expected a list of paper ids, got {_shown(members)}")
+    for k, member in enumerate(members):
+        _text(member, f"{where}.members[{k}]", empty=False)
+    centroid = value["centroid"]
+    if not isinstance(centroid, list) or not centroid:
+        raise _Bad(f"{where}.centroid", f"expected a list of numbers, got {_shown(centroid)}")
+    if dim is not None and len(centroid) != dim:
+        raise _Bad(f"{where}.centroid", f"has {len(centroid)} numbers, expected {dim}")
+    for k, v in enumerate(centroid):
+        _number(v, f"{where}.centroid[{k}]")
+    parent = value.get("parent")
+    if parent is not None:
+        _text(parent, f"{where}.parent", empty=False)
+    return NodeRecord(
+        id=_text(value["id"], f"{where}.id", empty=False),
+        members=list(members),
+        centroid=list(centroid),
+        label=_text(value.get("label", ""), f"{where}.label"),
+        auto_label=_text(value.get("auto_label", ""), f"{where}.auto_label"),
+        parent=parent,
+    )
+
+
+def _embed_settings(value: object) -> tuple[dict[str, object], int | None]:
+    """The `embed` field ({model, max_tokens}, or {} from older runs) and the model's dim."""
+    from typing import get_args
+
+    from taxonomy.config import EmbedConfig
+
+    if not isinstance(value, dict):
+        raise _Bad("embed", f"expected an object, got {_shown(value)}")
+    if not value:
+        return {}, None
+    fields = EmbedConfig.model_fields
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise _Bad(f"embed.{unknown[0]}", "unknown field")
+    model = _text(value.get("model"), "embed.model", empty=False)
+    known = get_args(fields["model"].annotation)
+    if known and model not in known:
+        raise _Bad("embed.model", f"unknown model {model!r} (known: {', '.join(known)})")
+    try:
+        EmbedConfig.model_validate(value)
+    except ValueError as err:  # pydantic's ValidationError: max_tokens out of range etc.
+        first = err.errors()[0] if hasattr(err, "errors") else {"loc": (), "msg": str(err)}
+        where = ".".join(str(p) for p in ("embed", *first["loc"]))
+        raise _Bad(where, f"{first['msg']} (got {_shown(first.get('input'))})") from None
+    if "max_tokens" in value:
+        _int(value["max_tokens"], "embed.max_tokens", 1)
+    from taxonomy.embed import MODEL_DIM
+
+    return dict(value), MODEL_DIM.get(model)
+
+
+def validate_state(data: object, path: Path | str) -> RunState:
+    """A RunState from parsed state.json, or one TaxonomyError naming the field at fault.
+
+    Checks everything a later run or `taxonomy assign` relies on: the version, ids and their
+    counters, member lists, centroids (finite numbers of the model's dimension, one length
+    throughout), the similarity floor, and the embedding settings (a known model).
+    """
+    try:
+        return _validate_state(data)
+    except _Bad as bad:
+        raise TaxonomyError(
+            f"run state is damaged: {bad}; delete it to start ids afresh", path=path
+        ) from None
+
+
+def _validate_state(data: object) -> RunState:
+    if not isinstance(data, dict):
+        raise _Bad("(top level)", f"expected a JSON object, got {_shown(data)}")
+    if data.get("version") != STATE_VERSION:
+        raise _Bad("version", f"unknown version {_shown(data.get('version'))}")
+    fields = set(RunState.__dataclass_fields__)
+    unknown = sorted(set(data) - fields - {"version"})
+    if unknown:
+        raise _Bad(unknown[0], "unknown field")
+    embed, dim = _embed_settings(data.get("embed", {}))
+    nodes: dict[str, list[NodeRecord]] = {}
+    for key in ("raw_topics", "raw_themes", "topics", "themes"):
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise _Bad(key, f"expected a list, got {_shown(value)}")
+        nodes[key] = [_node(item, f"{key}[{i}]", dim) for i, item in enumerate(value)]
+        for i, node in enumerate(nodes[key]):
+            dim = dim or len(node.centroid)  # without a known model: one length throughout
+            if len(node.centroid) != dim:
+                raise _Bad(f"{key}[{i}].centroid", f"has {len(node.centroid)} numbers, not {dim}")
+    next_id = data.get("next_id", {"topic": 1, "theme": 1})
+    if not isinstance(next_id, dict):
+        raise _Bad("next_id", f"expected an object, got {_shown(next_id)}")
+    for prefix, key in (("topic", "raw_topics"), ("theme", "raw_themes")):
+        if prefix not in next_id:
+            raise _Bad(f"next_id.{prefix}", "missing")
+        value = _int(next_id[prefix], f"next_id.{prefix}", 1)
+        used = [_number_of(node.id, prefix) for node in nodes[key]]
+        if used and value <= max(used):
+            raise _Bad(f"next_id.{prefix}", f"{value} would reuse the id {prefix}-{max(used)}")
+    unknown = sorted(set(next_id) - {"topic", "theme"})
+    if unknown:
+        raise _Bad(f"next_id.{unknown[0]}", "unknown field")
+    threshold = _number(data.get("assign_threshold", 0.0), "assign_threshold")
+    if not -1.0 <= threshold <= 1.0:
+        raise _Bad("assign_threshold", f"must be a cosine in -1..1, got {threshold}")
+    return RunState(
+        next_id={"topic": next_id["topic"], "theme": next_id["theme"]},
+        raw_topics=nodes["raw_topics"],
+        raw_themes=nodes["raw_themes"],
+        topics=nodes["topics"],
+        themes=nodes["themes"],
+        papers=_int(data.get("papers", 0), "papers"),
+        assign_threshold=threshold,
+        embed=embed,
+        labeller=_int(data.get("labeller", 0), "labeller"),
+    )
+
+
+def _number_of(node_id: str, prefix: str) -> int:
+    """3 for 'topic-3' (and 'topic-3.1'); 0 for ids of another form."""
+    head, _, rest = node_id.partition("-")
+    number = rest.split(".")[0]
+    return int(number) if head == prefix and number.isascii() and number.isdigit() else 0
 
 
 def state_json(state: RunState) -> str:

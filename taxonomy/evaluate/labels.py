@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from taxonomy.errors import TaxonomyError, yaml_errors
+from taxonomy.export.csv_safe import unescape_frame
 from taxonomy.models import normalize_text, strip_arxiv_version
 
 DEFAULT_LABEL_FIELDS = ("theme", "label")
@@ -37,7 +38,7 @@ def read_documents(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         raise TaxonomyError("documents file not found (run `taxonomy run` first)", path=path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise TaxonomyError(f"cannot read documents CSV: {err}", path=path) from err
     missing = [c for c in DOCUMENT_COLUMNS if c not in frame.columns]

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from taxonomy.errors import TaxonomyError
+from taxonomy.export.csv_safe import escape_frame, unescape_frame
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 from taxonomy.tree import Taxonomy
 
@@ -44,6 +46,22 @@ def taxonomy_yaml(themes: list[TaxonomyNode], corpus: Corpus, n_unassigned: int)
     return YAML_HEADER + body
 
 
+DOCUMENT_COLUMNS = (
+    "id",
+    "title",
+    "abstract",
+    "source",
+    "arxiv_id",
+    "year_month",
+    "topic_id",
+    "topic_label",
+    "theme_id",
+    "theme_label",
+    "x",
+    "y",
+)
+
+
 def documents_frame(corpus: Corpus, themes: list[TaxonomyNode], layout: Any) -> pd.DataFrame:
     n = len(corpus)
     topic_id, topic_label = [""] * n, [""] * n
@@ -72,8 +90,9 @@ def documents_frame(corpus: Corpus, themes: list[TaxonomyNode], layout: Any) -> 
 
 
 def documents_csv(frame: pd.DataFrame) -> str:
+    """The CSV text, text cells that could start a spreadsheet formula escaped (`csv_safe`)."""
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
+    escape_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
 
 
@@ -83,7 +102,10 @@ def read_documents(path: Path) -> tuple[Corpus, Taxonomy, np.ndarray]:
     Node ids are in order of first appearance; keywords and representatives are not stored
     in the table and come back empty.
     """
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+    missing = [c for c in DOCUMENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise TaxonomyError(f"missing column(s) {', '.join(missing)}; run again", path=path)
     papers = [
         Paper(
             abstract=row.abstract,

@@ -21,9 +21,10 @@ from pathlib import Path
 from taxonomy.errors import TaxonomyError
 from taxonomy.ingest.detect import collect_files, read_file
 from taxonomy.ingest.tabular import Columns
+from taxonomy.ingest.textio import DEFAULT_LIMITS, ReadLimits
 from taxonomy.models import Corpus, Paper, year_month_from_arxiv_id
 
-__all__ = ["read_corpus", "deduplicate"]
+__all__ = ["read_corpus", "deduplicate", "ReadLimits"]
 
 
 def read_corpus(
@@ -33,16 +34,19 @@ def read_corpus(
     abstract_column: str = "abstract",
     id_column: str | None = "arxiv_id",
     exclude_sources: tuple[str, ...] = (),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Corpus:
     """Read every supported file under `paths` and deduplicate the records by abstract.
 
     Raises TaxonomyError (naming the file and line) for unreadable or malformed input, a
-    file without records, and an input that yields no abstracts at all.
+    file without records, a file past `limits` (size, lines, compression ratio: the config's
+    `input.max_bytes`/`max_lines`/`max_ratio`, `ReadLimits.from_config(cfg.input)`), and an
+    input that yields no abstracts at all.
     """
     columns = Columns(title=title_column, abstract=abstract_column, id=id_column)
     records: list[Paper] = []
     for path in collect_files([Path(p) for p in paths], tuple(exclude_sources)):
-        papers = read_file(path, columns)
+        papers = read_file(path, columns, limits)
         if not papers:
             # Most often a wrong column name or a format we misread: silence would hide it.
             raise TaxonomyError("no abstracts found in this file", path=path)

@@ -15,7 +15,7 @@ from taxonomy.ingest import tabular
 from taxonomy.ingest.bibtex import parse_bibtex
 from taxonomy.ingest.dumps import parse_text
 from taxonomy.ingest.tabular import Columns
-from taxonomy.ingest.textio import read_text
+from taxonomy.ingest.textio import DEFAULT_LIMITS, ReadLimits, read_text
 from taxonomy.models import Paper
 
 TEXT_FORMATS = frozenset({"", ".txt"})
@@ -71,12 +71,12 @@ def collect_files(paths: Iterable[Path], exclude: tuple[str, ...]) -> list[Path]
     return list(unique.values())
 
 
-def read_file(path: Path, columns: Columns) -> list[Paper]:
+def read_file(path: Path, columns: Columns, limits: ReadLimits = DEFAULT_LIMITS) -> list[Paper]:
     """All records of one file, in file order; errors name the file."""
     fmt = file_format(path)
     if fmt == ".parquet":
-        return tabular.rows_to_papers(tabular.parquet_rows(path), columns, path)
-    text = read_text(path)
+        return tabular.rows_to_papers(tabular.parquet_rows(path, columns, limits), columns, path)
+    text = read_text(path, limits)
     if not text.strip():
         raise TaxonomyError("file is empty", path=path)
     parser = _TEXT_READERS.get(fmt)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taxonomy.errors import TaxonomyError
+from taxonomy.errors import TaxonomyError, printable
 from taxonomy.ingest.records import make_paper
-from taxonomy.ingest.textio import line_finder
+from taxonomy.ingest.textio import DEFAULT_LIMITS, ReadLimits, line_finder
 from taxonomy.models import Paper
+
+log = logging.getLogger(__name__)
 
 Row = Mapping[str, str | None]
 
@@ -70,6 +73,16 @@ def rows_to_papers(
     dates = [_resolve(name, present) for name in DATE_COLUMNS]
     date = next((column for column in dates if column), None)
     papers = []
+    lacking = [line for line, row in rows if abstract not in row]
+    if lacking:
+        # Short CSV rows (fewer fields than the header) and records without the field.
+        first = f", first at line {lacking[0]}" if lacking[0] is not None else ""
+        log.warning(
+            printable(
+                f"{path}: skipped {len(lacking)} row(s) without a {abstract!r} field "
+                f"(fewer fields than the header, or no such key){first}"
+            )
+        )
     for line, row in rows:
         paper = make_paper(
             abstract=row.get(abstract),
@@ -157,19 +170,64 @@ def json_rows(text: str, path: Path) -> Iterator[tuple[int, Row]]:
         raise TaxonomyError("extra data after the JSON list", path=path, line=line_of(pos))
 
 
-def parquet_rows(path: Path) -> Iterator[tuple[None, Row]]:
-    import pandas as pd  # heavy; only parquet input needs it
+def parquet_rows(
+    path: Path, columns: Columns | None = None, limits: ReadLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[None, Row]]:
+    """Rows of a Parquet file; the title and abstract columns must hold text."""
+    import pyarrow.parquet as pq  # heavy; only parquet input needs it
 
     try:
-        frame = pd.read_parquet(path)
+        meta = pq.ParquetFile(path).metadata
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     except Exception as err:  # pyarrow raises many types; all mean "not readable parquet"
         raise TaxonomyError(f"cannot read Parquet file: {err}", path=path) from err
-    columns = [str(c) for c in frame.columns]
+    if size > limits.max_bytes:
+        raise TaxonomyError(
+            f"larger than {limits.max_bytes:,} bytes decompressed ({size:,}); "
+            "raise input.max_bytes to read it",
+            path=path,
+        )
+    if meta.num_rows > limits.max_lines:
+        raise TaxonomyError(
+            f"more than {limits.max_lines:,} rows ({meta.num_rows:,}); "
+            "raise input.max_lines to read it",
+            path=path,
+        )
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # as above
+        raise TaxonomyError(f"cannot read Parquet file: {err}", path=path) from err
+    _check_text_columns(table.schema, columns or Columns(), path)
+    try:
+        frame = table.to_pandas()
+    except Exception as err:  # e.g. timestamps out of range for pandas
+        raise TaxonomyError(f"cannot read Parquet file: {err}", path=path) from err
+    names = [str(c) for c in frame.columns]
     # object dtype + None for every missing value (NaN, pd.NA, NaT) so _scalar sees one form.
     frame = frame.astype(object).where(frame.notna(), None)
     for values in frame.itertuples(index=False, name=None):
         # Parquet has no lines; row numbers would be misread as lines, so none are given.
-        yield None, {c: _scalar(v) for c, v in zip(columns, values, strict=True)}
+        yield None, {c: _scalar(v) for c, v in zip(names, values, strict=True)}
+
+
+def _check_text_columns(schema: Any, columns: Columns, path: Path) -> None:
+    """The title and abstract columns hold strings (or only nulls), not numbers, lists, bytes."""
+    import pyarrow as pa
+
+    names = [str(name) for name in schema.names]
+    for setting, wanted in (("abstract_column", columns.abstract), ("title_column", columns.title)):
+        name = _resolve(wanted, names)
+        if name is None:
+            continue  # a missing abstract column is reported with the column list later
+        kind = schema.field(names.index(name)).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+        if not (text or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(kind))):
+            raise TaxonomyError(
+                f"column {name!r} (input.{setting}) holds {kind}, not text",
+                path=path,
+            )
 
 
 def _object_row(value: Any, path: Path, line: int) -> Row:

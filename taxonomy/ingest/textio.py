@@ -20,6 +20,7 @@ import gzip
 import re
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from taxonomy.errors import TaxonomyError
@@ -37,17 +38,98 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 MAX_CONTROL_SHARE = 0.02
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, transparently gunzipped for `*.gz` names."""
+GiB = 1024**3
+MiB = 1024**2
+_CHUNK = 4 * MiB
+# Below this decompressed size the ratio check does not apply (small repetitive files are fine).
+RATIO_FLOOR = 16 * MiB
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on one input file, checked while it is read (input.max_bytes etc. in the config).
+
+    `max_bytes`: size after decompression; `max_lines`: newlines (CR or LF); `max_ratio`:
+    decompressed / compressed size of a `.gz` file once past RATIO_FLOOR (text compresses about
+    3-10x; a file of one repeated byte about 1000x). The defaults pass any real corpus file
+    and stop a decompression bomb within the first RATIO_FLOOR bytes.
+    """
+
+    max_bytes: int = 2 * GiB
+    max_lines: int = 20_000_000
+    max_ratio: float = 100.0
+
+    @classmethod
+    def from_config(cls, section: object) -> ReadLimits:
+        """From a config's `input` section (anything with max_bytes, max_lines, max_ratio)."""
+        return cls(
+            max_bytes=int(getattr(section, "max_bytes", cls.max_bytes)),
+            max_lines=int(getattr(section, "max_lines", cls.max_lines)),
+            max_ratio=float(getattr(section, "max_ratio", cls.max_ratio)),
+        )
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def _newlines(data: bytes) -> int:
+    return max(data.count(b"\n"), data.count(b"\r"))
+
+
+def _too_big(path: Path, size: int, limits: ReadLimits, decompressed: bool) -> None:
+    if size > limits.max_bytes:
+        raise TaxonomyError(
+            f"larger than {limits.max_bytes:,} bytes{' decompressed' if decompressed else ''} "
+            "(raise input.max_bytes to read it)",
+            path=path,
+        )
+
+
+def _gunzip(path: Path, compressed: int, limits: ReadLimits) -> bytes:
+    """Decompress in chunks, stopping as soon as a limit is passed (never inflating it all)."""
+    ceiling = max(RATIO_FLOOR, limits.max_ratio * max(compressed, 1))
+    chunks: list[bytes] = []
+    size = lines = 0
+    with gzip.open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            size += len(chunk)
+            lines += _newlines(chunk)
+            _too_big(path, size, limits, decompressed=True)
+            if size > ceiling:
+                raise TaxonomyError(
+                    f"decompresses to more than {limits.max_ratio:g} times its size "
+                    f"({compressed:,} bytes compressed): a decompression bomb? "
+                    "(raise input.max_ratio to read it)",
+                    path=path,
+                )
+            if lines > limits.max_lines:
+                _too_many_lines(path, limits)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_many_lines(path: Path, limits: ReadLimits) -> None:
+    raise TaxonomyError(
+        f"more than {limits.max_lines:,} lines (raise input.max_lines to read it)", path=path
+    )
+
+
+def read_bytes(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> bytes:
+    """The file's bytes, transparently gunzipped for `*.gz` names, within `limits`."""
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if path.suffix.lower() == ".gz":
+            try:
+                data = _gunzip(path, size, limits)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+                raise TaxonomyError(f"not a valid gzip file: {err}", path=path) from err
+        else:
+            _too_big(path, size, limits, decompressed=False)
+            data = path.read_bytes()
+            if _newlines(data) > limits.max_lines:
+                _too_many_lines(path, limits)
     except OSError as err:
         raise TaxonomyError(f"cannot read file: {err.strerror or err}", path=path) from err
-    if path.suffix.lower() == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise TaxonomyError(f"not a valid gzip file: {err}", path=path) from err
     return data
 
 
@@ -130,8 +212,8 @@ def decode_text(data: bytes, path: Path | str) -> str:
     return text
 
 
-def read_text(path: Path) -> str:
-    return decode_text(read_bytes(path), path)
+def read_text(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> str:
+    return decode_text(read_bytes(path, limits), path)
 
 
 def line_finder(text: str) -> Callable[[int], int]:
