@@ -83,8 +83,15 @@ OutOption = Annotated[
 
 @app.command()
 @user_errors
-def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False) -> None:
-    """Build the taxonomy and the map from the configured abstracts."""
+def run(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    quiet: bool = False,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Fit afresh instead of updating the last run.")
+    ] = False,
+) -> None:
+    """Build the taxonomy and the map from the configured abstracts (or update the last run)."""
     from taxonomy.atomic import locked
     from taxonomy.config import load_config
     from taxonomy.pipeline import run as run_pipeline
@@ -93,7 +100,9 @@ def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False)
     out_dir = out or Path(cfg.output.dir)
     check_folders(cfg, config, out_dir, "--out" if out else "output.dir")
     with locked(out_dir):  # one run per output folder, from start to end
-        result = run_pipeline(cfg, out=out_dir, progress=not quiet and sys.stderr.isatty())
+        result = run_pipeline(
+            cfg, out=out_dir, refit=refit, progress=not quiet and sys.stderr.isatty()
+        )
     table = Table(title="taxonomy run", show_header=False)
     n = len(result.corpus)
     table.add_row("papers", f"{n} unique ({result.corpus.n_records} records)")
@@ -104,9 +113,10 @@ def run(config: ConfigOption = None, out: OutOption = None, quiet: bool = False)
         "unassigned", f"{result.unassigned} ({100 * result.unassigned / max(n, 1):.1f} %)"
     )
     if result.changes:
-        from taxonomy.curate.changes import summary_line
+        from taxonomy.curate.changes import run_line, summary_line
 
         table.add_row("changes", summary_line(result.changes))
+        table.add_row("this run", run_line(result.changes))
     for name, seconds in result.timings.items():
         table.add_row(f"{name} (s)", f"{seconds:.1f}")
     table.add_row("total (s)", f"{sum(result.timings.values()):.1f}")

@@ -93,15 +93,20 @@ def run(
     *,
     out: str | Path | None = None,
     progress: bool = False,
+    refit: bool = False,
     embedder: Embedder | None = None,
     **overrides: Any,
 ) -> RunResult:
-    """Read the configured input, fit, write the outputs (`config`: a Config, a YAML path, or
-    None for configs/default.yaml; `overrides`: dotted settings, e.g. `**{"seed": 7}`)."""
-    from taxonomy import curate, ingest
+    """Read the configured input, fit or update, write the outputs (`config`: a Config, a YAML
+    path, or None for configs/default.yaml; `overrides`: dotted settings, e.g. `**{"seed": 7}`).
+
+    A folder holding a previous run is updated (its taxonomy holds still) unless `refit` or
+    settings the fit depends on changed; see `taxonomy.curate.update`."""
+    from taxonomy import curate
     from taxonomy.atomic import locked
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import read_state, state_json
+    from taxonomy.curate.update import refit_reason
     from taxonomy.export import write_outputs
 
     cfg = _config(config, overrides)
@@ -111,18 +116,21 @@ def run(
     with locked(out_dir):  # one run per output folder, from reading its state to publishing
         previous = read_state(out_dir)
         with stages("ingest"):
-            corpus = ingest.read_corpus(
-                [Path(p) for p in cfg.input.paths],
-                title_column=cfg.input.title_column,
-                abstract_column=cfg.input.abstract_column,
-                id_column=cfg.input.id_column,
-                exclude_sources=tuple(cfg.input.exclude_sources),
-                limits=ingest.ReadLimits.from_config(cfg.input),
-            )
-            corpus = curate.exclude_papers(corpus, edits)
+            corpus = curate.exclude_papers(_read_input(cfg), edits)
+        held = _held(out_dir) if previous is not None else None
+        paper_ids = [p.id for p in corpus.papers]
+        reason = refit_reason(previous, cfg, refit, held and held[0], paper_ids)
         result = fit(
-            corpus, config=cfg, edits=edits, previous=previous, embedder=embedder, stages=stages
+            corpus,
+            config=cfg,
+            edits=edits,
+            previous=previous,
+            held=None if reason else held,
+            embedder=embedder,
+            stages=stages,
         )
+        if reason:
+            result.changes["run"]["reason"] = reason
         with stages("export"):
             result.files = write_outputs(
                 out_dir,
@@ -138,6 +146,30 @@ def run(
             )
     result.timings, result.out_dir = stages.timings, out_dir
     return result
+
+
+def _read_input(cfg: Config) -> Corpus:
+    from taxonomy import ingest
+
+    return ingest.read_corpus(
+        [Path(p) for p in cfg.input.paths],
+        title_column=cfg.input.title_column,
+        abstract_column=cfg.input.abstract_column,
+        id_column=cfg.input.id_column,
+        exclude_sources=tuple(cfg.input.exclude_sources),
+        limits=ingest.ReadLimits.from_config(cfg.input),
+    )
+
+
+def _held(out_dir: Path) -> tuple[list[str], np.ndarray] | None:
+    """The previous run's paper ids and map positions (documents.csv), or None."""
+    from taxonomy.export.tables import read_documents
+
+    path = out_dir / "documents.csv"
+    if not path.is_file():
+        return None
+    papers, _, layout = read_documents(path)
+    return [p.id for p in papers.papers], layout
 
 
 def _as_corpus(papers: Corpus | Sequence[Paper] | Sequence[str]) -> Corpus:
@@ -156,6 +188,7 @@ def fit(
     *,
     edits: Edits | None = None,
     previous: RunState | None = None,
+    held: tuple[list[str], np.ndarray] | None = None,
     embedder: Embedder | None = None,
     stages: Stages | None = None,
     **overrides: Any,
@@ -164,63 +197,165 @@ def fit(
 
     `embeddings` ([n, d], one row per paper) replace the sentence model for the papers; label
     phrases and seed themes are then embedded only if an `embedder` of that model is given.
+    With `previous` (the last run's state) and `held` (its paper ids and map positions), the
+    previous taxonomy is updated instead of refitted (`taxonomy.curate.update`); with
+    `previous` alone it is refitted and its ids are kept where nodes match.
     """
-    from taxonomy import curate, engines, hierarchy, label, placement
-    from taxonomy.curate.seeds import apply_seeds, seed_text
+    from taxonomy import engines
 
     cfg = _config(config, overrides)
-    corpus, stages, edits = _as_corpus(papers), stages or Stages(False), edits or Edits()
-    cache_dir = Path(cfg.cache_dir)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
+    corpus = _as_corpus(papers)
+    work = _Work(cfg, corpus, stages or Stages(False), edits or Edits(), previous)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(cfg.cache_dir) / "numba"))
     backend = engines.build(cfg.compute, cfg.embed, embedder)
-    embed = _Embedding(
-        backend.embedder, cache_dir, usable=embeddings is None or embedder is not None
+    work.embed = _Embedding(
+        backend.embedder, Path(cfg.cache_dir), usable=embeddings is None or embedder is not None
     )
-    texts, newly = corpus.texts, 0
     if embeddings is None:
-        with stages("embed", total=len(texts)) as tick:
-            embeddings, newly = embed(texts, tick)
-    vectors, sample, fitted_topics, layout = _fit_topics(texts, embeddings, cfg, backend, stages)
-    topic_of, seed_names, seed_outcomes = fitted_topics.topic_of, {}, []
-    if edits.spec.seeds:
-        with stages("seeds"):
-            seed_vectors = embed.required([seed_text(s) for s in edits.spec.seeds], "seeds")
-            topic_of, seed_names, seed_outcomes = apply_seeds(
-                topic_of, embeddings, texts, edits.spec.seeds, seed_vectors, fitted_topics.min_size
-            )
-    with stages("hierarchy"):
-        fitted = hierarchy.fit_themes(topic_of, vectors, cfg.hierarchy, cfg.seed, seed_names)
-    with stages("curate"):
-        curated = curate.identify_and_edit(
-            fitted, corpus, embeddings, vectors, edits, previous, cfg.seed
+        with work.stages("embed", total=len(corpus)) as tick:
+            embeddings, work.newly = work.embed(corpus.texts, tick)
+    work.embeddings = embeddings
+    if held is None or previous is None:
+        fitted, layout = _refit(work, backend)
+    else:
+        fitted, layout = _update(work, held)
+    return _finish(work, fitted, layout)
+
+
+@dataclass
+class _Work:
+    """What the stages of one fit share."""
+
+    cfg: Config
+    corpus: Corpus
+    stages: Stages
+    edits: Edits
+    previous: RunState | None
+    embed: Any = None  # _Embedding
+    embeddings: Any = None
+    vectors: Any = None
+    sample: np.ndarray | None = None
+    newly: int = 0
+    seed_outcomes: list = field(default_factory=list)
+    fit_record: dict[str, Any] | None = None  # None: a new fit, recorded after curation
+    run_info: dict[str, Any] = field(default_factory=dict)
+
+
+def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
+    from taxonomy import hierarchy
+
+    topics, layout = _fit_topics(work, backend)
+    topic_of, names = _seed_themes(work, topics.topic_of, topics.min_size, {}, compact=True)
+    with work.stages("hierarchy"):
+        fitted = hierarchy.fit_themes(
+            topic_of, work.vectors, work.cfg.hierarchy, work.cfg.seed, names
         )
-    with stages("label"):
+    reason = "first run in this folder" if work.previous is None else "refit"
+    work.run_info = {"mode": "fit", "reason": work.run_info.get("reason", reason)}
+    return fitted, layout
+
+
+def _update(work: _Work, held: tuple[list[str], np.ndarray]) -> tuple[Taxonomy, np.ndarray]:
+    from taxonomy import cluster
+    from taxonomy.curate import update
+
+    _lexical(work)
+    assert work.previous is not None
+    n_fitted = len(work.corpus) if work.sample is None else len(work.sample)
+    min_size = cluster.resolve_min_size(work.cfg.cluster.min_size, n_fitted)
+    with work.stages("update"):
+        paper_ids = [p.id for p in work.corpus.papers]
+        updated = update.update_topics(
+            work.previous,
+            held[0],
+            held[1],
+            paper_ids,
+            work.embeddings,
+            work.vectors,
+            min_size,
+            work.cfg.seed,
+        )
+    topic_of, names = _seed_themes(work, updated.topic_of, min_size, updated.names, compact=False)
+    seeded = list(range(len(updated.theme_of_topic), int(topic_of.max()) + 1))
+    themes = update.nearest_theme(work.vectors, topic_of, updated.theme_of_topic, seeded)
+    theme_of_topic = np.concatenate([updated.theme_of_topic, np.array(themes, np.int64)])
+    labels = {f"topic-{t + 1}": name for t, name in names.items()}
+    fitted = Taxonomy.numbered(topic_of, theme_of_topic, labels).compact()
+    record = dict(work.previous.fit)
+    record["added"] = int(record.get("added", 0)) + updated.summary["new_papers"]
+    work.fit_record = record
+    work.run_info = {"mode": "update", **updated.summary}
+    return fitted, updated.layout
+
+
+def _seed_themes(
+    work: _Work, topic_of: np.ndarray, min_size: int, held_names: dict[int, str], compact: bool
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Seed themes not already held become topics (`compact`: emptied topics dropped, see
+    `apply_seeds`); returns topic_of and the seed names by topic."""
+    from taxonomy.curate.seeds import apply_seeds, seed_text
+
+    seeds = [s for s in work.edits.spec.seeds if s.name not in set(held_names.values())]
+    if not seeds:
+        return topic_of, dict(held_names)
+    with work.stages("seeds"):
+        vectors = work.embed.required([seed_text(s) for s in seeds], "seeds")
+        texts = work.corpus.texts
+        topic_of, names, work.seed_outcomes = apply_seeds(
+            topic_of,
+            work.embeddings,
+            texts,
+            seeds,
+            vectors,
+            min_size,
+            held=held_names,
+            compact=compact,
+        )
+    return topic_of, names
+
+
+def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
+    """Stable ids and the user's edits, labels, the state for the next run and the changes."""
+    from taxonomy import curate, label, placement
+    from taxonomy.curate import update
+
+    cfg, corpus, edits = work.cfg, work.corpus, work.edits
+    with work.stages("curate"):
+        curated = curate.identify_and_edit(
+            fitted, corpus, work.embeddings, work.vectors, edits, work.previous, cfg.seed
+        )
+    with work.stages("label"):
         labelled, auto = label.label_taxonomy(
             curated.taxonomy,
-            texts,
-            vectors,
-            embeddings,
+            corpus.texts,
+            work.vectors,
+            work.embeddings,
             cfg.label,
             preset=curated.preset_labels,
             fixed=curated.taxonomy.labels,
-            sample=sample,
-            embed_phrases=embed.phrases(),
+            sample=work.sample,
+            embed_phrases=work.embed.phrases(),
         )
+    raw_topics = curated.raw[0]
+    record = work.fit_record or update.fit_record(cfg, raw_topics, len(corpus))
     state, changes = curate.run_record(
         curated,
         labelled,
         auto,
         corpus,
-        embeddings,
-        previous,
+        work.embeddings,
+        work.previous,
         extra={
-            "assign_threshold": placement.similarity_floor(embeddings, labelled.topic_of),
+            "assign_threshold": placement.similarity_floor(work.embeddings, labelled.topic_of),
             "embed": {"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
+            "fit": record,
         },
-        seeds=[vars(o) for o in seed_outcomes],
+        seeds=[vars(o) for o in work.seed_outcomes],
         deleted=frozenset(edits.spec.delete),
     )
-    return RunResult(cfg, corpus, labelled, layout, state, changes, newly_embedded=newly)
+    drift = update.drift(record, raw_topics, len(corpus), labelled.unassigned)
+    changes["run"] = {**work.run_info, "drift": drift}
+    return RunResult(cfg, corpus, labelled, layout, state, changes, newly_embedded=work.newly)
 
 
 class _Embedding:
@@ -245,20 +380,28 @@ class _Embedding:
         return self(texts)[0]
 
 
-def _fit_topics(
-    texts: list[str], embeddings: np.ndarray, cfg: Config, backend: Any, stages: Stages
-) -> tuple[np.ndarray, np.ndarray | None, Any, np.ndarray]:
-    """(paper vectors, fitted sample or None, TopicFit for every paper, map layout)."""
+def _lexical(work: _Work) -> None:
+    """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample)."""
+    from taxonomy import placement, reduce
+
+    cfg, texts = work.cfg, work.corpus.texts
+    work.sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    with work.stages("lexical"):
+        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=work.sample)
+        work.vectors = reduce.combine_vectors(work.embeddings, lexical, cfg.embed.tfidf_weight)
+
+
+def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
+    """(TopicFit for every paper, map layout): reduce and cluster the fitted papers, place
+    the rest of a large corpus."""
     from taxonomy import cluster, placement, reduce
     from taxonomy.stage_cache import cached_arrays
 
-    sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
-    with stages("lexical"):
-        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=sample)
-        vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
+    _lexical(work)
+    cfg, vectors, sample = work.cfg, work.vectors, work.sample
     fit_vectors = vectors if sample is None else vectors[sample]
     n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
-    with stages("reduce"):
+    with work.stages("reduce"):
         options = dict(cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs)
         reduced = cached_arrays(
             Path(cfg.cache_dir),
@@ -268,17 +411,17 @@ def _fit_topics(
                 reduce.reduce_vectors(fit_vectors, **options, make_umap=backend.make_umap)
             ),
         )
-    with stages("cluster"):
+    with work.stages("cluster"):
         spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
         topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
     if sample is None:
-        return vectors, sample, topics, reduced["layout"]
-    with stages("assign"):
+        return topics, reduced["layout"]
+    with work.stages("place"):
         centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
         topic_of, layout = placement.place_rest(
             vectors, sample, topics.topic_of, reduced["layout"], centroids, assign=backend.assign
         )
-    return vectors, sample, cluster.TopicFit(topic_of, topics.min_size), layout
+    return cluster.TopicFit(topic_of, topics.min_size), layout
 
 
 NEW_THEME_ID = "unassigned"

@@ -77,10 +77,12 @@ def base_out(tmp_path_factory, cache_dir, inputs) -> Path:
 
 @pytest.fixture(scope="session")
 def refit_out(tmp_path_factory, cache_dir, inputs, base_out) -> Path:
-    """The base run's folder re-run with the held-out 10 % added (a full refit)."""
+    """The base run's folder re-run with the held-out 10 % added (a full refit, `--refit`:
+    ids are matched to the previous run's; test_update.py covers the default update)."""
     folder = tmp_path_factory.mktemp("refit")
     shutil.copytree(base_out, folder / "out")
-    run(write_config(folder, cache_dir, [inputs["base"], inputs["held"]]), out=folder / "out")
+    config = write_config(folder, cache_dir, [inputs["base"], inputs["held"]])
+    run(config, out=folder / "out", refit=True)
     return folder / "out"
 
 
@@ -123,7 +125,8 @@ def test_ids_survive_ten_percent_more_papers(base_out, refit_out):
     for node in after.topics:
         assert node.id in old_ids or int(node.id.split("-")[1]) >= before.next_id["topic"]
     changes = json.loads((refit_out / "changes.json").read_text())
-    assert changes["papers"] == {"previous": before.papers, "current": after.papers}
+    assert changes["papers"]["previous"] == before.papers
+    assert changes["papers"]["current"] == after.papers
     assert not changes["first_run"]
 
 

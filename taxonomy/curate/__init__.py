@@ -100,7 +100,14 @@ def identify_and_edit(
             members, centroids, prev_nodes, prefix, next_id[prefix]
         )
         ids.append(level_ids)
-        raw.append([record(i, m, c) for i, m, c in zip(level_ids, members, centroids, strict=True)])
+        # Raw topics keep their seed-theme name: an update re-applies only the new seeds.
+        names = [fitted.labels.get(node, "") for node in fitted.ids[level]]
+        raw.append(
+            [
+                record(i, m, c, label=name) if name else record(i, m, c)
+                for i, m, c, name in zip(level_ids, members, centroids, names, strict=True)
+            ]
+        )
     # Seed themes carry their name under the positional id the fit gave them.
     labels = {ids[TOPIC][fitted.index(node)]: name for node, name in fitted.labels.items()}
     identified = fitted.replace(ids=tuple(ids), labels=labels)
@@ -206,5 +213,7 @@ def run_record(
         **extra,
     )
     before = (previous.themes, previous.topics, previous.papers) if previous else None
-    changes = diff_runs(before, themes, topics, len(corpus), seeds, deleted=deleted)
+    changes = diff_runs(
+        before, themes, topics, len(corpus), labelled.unassigned, seeds, deleted=deleted
+    )
     return state, changes

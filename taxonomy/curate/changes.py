@@ -42,12 +42,15 @@ def diff_level(
     merged, split = [], []
     in_merge_or_split: set[str] = set()
     for j, node in enumerate(current):
+        # A source is merged away: gone from this run (or the id the merge kept).
         sources = [
             i
             for i in range(len(previous))
-            if inter[i, j] >= 0.5 * prev_size[i] and previous[i].id not in deleted
+            if inter[i, j] >= 0.5 * prev_size[i]
+            and previous[i].id not in deleted
+            and (previous[i].id == node.id or previous[i].id not in cur_ids)
         ]
-        if len(sources) >= 2:
+        if len(sources) >= 2 and any(previous[i].id not in cur_ids for i in sources):
             merged.append({**_brief(node), "from": [_brief(previous[i]) for i in sources]})
             in_merge_or_split.update([node.id, *(previous[i].id for i in sources)])
     for i, node in enumerate(previous):
@@ -56,7 +59,8 @@ def diff_level(
             for j in range(len(current))
             if inter[i, j] > 0.5 * cur_size[j] and inter[i, j] >= SPLIT_SHARE * prev_size[i]
         ]
-        if len(parts) >= 2:
+        kept_id = node.id in cur_ids and node.id not in {current[j].id for j in parts}
+        if len(parts) >= 2 and not kept_id:  # a node that is still here was not split
             split.append({**_brief(node), "into": [_brief(current[j]) for j in parts]})
             in_merge_or_split.update([node.id, *(current[j].id for j in parts)])
     by_id = {p.id: p for p in previous}
@@ -93,6 +97,7 @@ def diff_runs(
     themes: list[NodeRecord],
     topics: list[NodeRecord],
     papers: int,
+    unassigned: int = 0,
     seeds: list[dict[str, Any]] | None = None,
     deleted: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
@@ -104,7 +109,7 @@ def diff_runs(
     prev_themes, prev_topics, prev_papers = previous or ([], [], 0)
     return {
         "first_run": previous is None,
-        "papers": {"previous": prev_papers, "current": papers},
+        "papers": {"previous": prev_papers, "current": papers, "unassigned": unassigned},
         "themes": diff_level(prev_themes, themes, deleted),
         "topics": diff_level(prev_topics, topics, deleted),
         "seeds": seeds or [],
@@ -127,6 +132,46 @@ def summary_line(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def run_line(changes: dict[str, Any]) -> str:
+    """'updated: 3 new papers placed, 1 new topic' or 'fitted (settings changed: …)', plus the
+    refit advice, for the CLI summary."""
+    run = changes.get("run") or {}
+    if run.get("mode") == "update":
+        emerging = run.get("emerging", [])
+        text = f"updated: {run.get('placed', 0)} new papers placed, {len(emerging)} new topics"
+    else:
+        text = f"fitted ({run.get('reason', 'refit')})"
+    drift = run.get("drift") or {}
+    if drift.get("refit_advised"):
+        text += "; refit advised: " + "; ".join(drift["why"])
+    return text
+
+
+def _run_markdown(run: dict[str, Any]) -> list[str]:
+    lines = ["## This run", ""]
+    if run.get("mode") == "update":
+        lines += [
+            "Updated the previous taxonomy (it holds still; `taxonomy run --refit` fits afresh).",
+            "",
+            f"- new papers: {run['new_papers']}, placed in existing topics: {run['placed']}",
+            f"- papers gone from the input: {run['removed_papers']}",
+        ]
+        lines += [
+            f"- new topic proposed from {n} papers that fit no topic" for n in run["emerging"]
+        ]
+    else:
+        lines += [f"Fitted afresh: {run.get('reason', 'refit')}."]
+    drift = run.get("drift") or {}
+    if drift:
+        lines += [
+            f"- papers added since the fit: {drift['added_since_fit']} "
+            f"(fit on {drift['fitted_papers']}); unassigned now: {drift['unassigned']}",
+        ]
+        advice = "; ".join(drift["why"]) if drift["refit_advised"] else "not needed"
+        lines += [f"- refit advised: {advice}"]
+    return [*lines, ""]
+
+
 def changes_json(changes: dict[str, Any]) -> str:
     return json.dumps(changes, indent=2, ensure_ascii=False) + "\n"
 
@@ -142,6 +187,8 @@ def changes_markdown(changes: dict[str, Any]) -> str:
         lines += ["First run: every node is new.", ""]
     delta = papers["current"] - papers["previous"]
     lines += [f"Papers: {papers['current']} (previous run: {papers['previous']}, {delta:+d})", ""]
+    if changes.get("run"):
+        lines += _run_markdown(changes["run"])
     for level in ("themes", "topics"):
         diff = changes[level]
         lines += [f"## {level.capitalize()}", ""]

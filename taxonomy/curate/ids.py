@@ -53,6 +53,9 @@ class RunState:
     assign_threshold: float = 0.0  # see taxonomy.placement.similarity_floor
     embed: dict[str, object] = field(default_factory=dict)  # model settings used
     labeller: int = 0  # taxonomy.label.LABELLER_VERSION that chose the automatic labels
+    # The last full fit (taxonomy.curate.update.fit_record): settings hashes, papers, raw topic
+    # sizes, and papers added since; updates carry it over, a refit replaces it.
+    fit: dict[str, object] = field(default_factory=dict)
 
 
 def read_state(out_dir: Path) -> RunState | None:
@@ -245,6 +248,31 @@ def _validate_state(data: object) -> RunState:
         assign_threshold=threshold,
         embed=embed,
         labeller=_int(data.get("labeller", 0), "labeller"),
+        fit=_fit_record(data.get("fit", {})),
+    )
+
+
+def _fit_record(value: object) -> dict[str, object]:
+    """The `fit` field: settings hashes (text), fitted paper count, fitted topic sizes."""
+    if not isinstance(value, dict):
+        raise _Bad("fit", f"expected an object, got {_shown(value)}")
+    unknown = sorted(set(value) - {"settings", "papers", "sizes", "added"})
+    if unknown:
+        raise _Bad(f"fit.{unknown[0]}", "unknown field")
+    settings = value.get("settings", {})
+    sizes = value.get("sizes", {})
+    for key, items in (("settings", settings), ("sizes", sizes)):
+        if not isinstance(items, dict):
+            raise _Bad(f"fit.{key}", f"expected an object, got {_shown(items)}")
+    return (
+        {
+            "settings": {str(k): _text(v, f"fit.settings.{k}") for k, v in settings.items()},
+            "papers": _int(value.get("papers", 0), "fit.papers"),
+            "sizes": {str(k): _int(v, f"fit.sizes.{k}") for k, v in sizes.items()},
+            "added": _int(value.get("added", 0), "fit.added"),
+        }
+        if value
+        else {}
     )
 
 

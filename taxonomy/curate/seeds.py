@@ -61,15 +61,20 @@ def apply_seeds(
     seeds: list[Seed],
     seed_vectors: np.ndarray,
     min_support: int,
+    *,
+    held: dict[int, str] | None = None,
+    compact: bool = True,
 ) -> tuple[np.ndarray, dict[int, str], list[SeedOutcome]]:
-    """(new topic per paper, seed name by new topic index, outcome per seed).
+    """(new topic per paper, seed name by topic index, outcome per seed).
 
-    Topics a seed emptied are dropped and the rest renumbered in order.
+    `held`: seed topics that exist already (by index); their papers are not taken again and
+    their names are returned too. With `compact`, topics a seed emptied are dropped and the
+    rest renumbered in order; without, new topics are numbered after the existing ones.
     """
     topic_of = topic_of.copy()
-    names: dict[int, str] = {}
+    names: dict[int, str] = dict(held or {})
     outcomes: list[SeedOutcome] = []
-    claimed = np.zeros(len(topic_of), dtype=bool)
+    claimed = np.isin(topic_of, list(names))
     unit = normalize(np.asarray(embeddings, np.float32))
     for seed, vector in zip(seeds, seed_vectors, strict=True):
         similarity = unit @ vector
@@ -91,11 +96,13 @@ def apply_seeds(
         if support.sum() < min_support:
             outcomes.append(SeedOutcome(seed.name, int(support.sum()), False))
             continue
-        new = int(topic_of.max()) + 1
+        new = max(int(topic_of.max()), *names, -1) + 1
         topic_of[support] = new
         claimed |= support
         names[new] = seed.name
         outcomes.append(SeedOutcome(seed.name, int(support.sum()), True))
+    if not compact:
+        return topic_of, names, outcomes
     used = sorted(set(topic_of[topic_of >= 0].tolist()))
     new_index = {t: i for i, t in enumerate(used)}
     names = {new_index[t]: name for t, name in names.items() if t in new_index}

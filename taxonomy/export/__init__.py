@@ -51,6 +51,8 @@ def map_inputs(corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarra
     return points, theme_labels, topic_labels
 
 
+POSITION_DECIMALS = 5  # map positions as documents.csv stores them
+
 # Keys of the `files` dict returned to the CLI, by output file name.
 KINDS = {
     "taxonomy.yaml": "taxonomy",
@@ -65,7 +67,12 @@ KINDS = {
 def tables_and_map(
     corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray, *, map_html: bool
 ) -> dict[str, str]:
-    """documents.csv and (optionally) map.html, as text."""
+    """documents.csv and (optionally) map.html, as text.
+
+    Positions are rounded to 5 decimals first, as documents.csv stores them, so a run that
+    reads them back (an update, `assign`) draws exactly the same map.
+    """
+    layout = np.round(np.asarray(layout, np.float64), POSITION_DECIMALS)
     contents = {"documents.csv": documents_csv(documents_frame(corpus, themes, layout))}
     if map_html:
         from taxonomy.export.html_map import render_map_html

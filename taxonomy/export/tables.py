@@ -83,7 +83,7 @@ def documents_frame(corpus: Corpus, themes: list[TaxonomyNode], layout: Any) -> 
             "topic_label": topic_label,
             "theme_id": theme_id,
             "theme_label": theme_label,
-            "x": [round(float(v), 5) for v in layout[:, 0]],
+            "x": [round(float(v), 5) for v in layout[:, 0]],  # export.POSITION_DECIMALS
             "y": [round(float(v), 5) for v in layout[:, 1]],
         }
     )
