@@ -10,6 +10,7 @@ fits, and writes the outputs; `assign` places new papers into a finished run.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from taxonomy.config import DEFAULT_CURATION, Config, load_config
+from taxonomy.config import DEFAULT_CURATION, Config, resolve_config
 from taxonomy.curate.edits import Edits
 from taxonomy.curate.ids import RunState
 from taxonomy.embed import Embedder, Progress
@@ -59,17 +60,34 @@ class RunResult:
 
 
 class Stages:
-    """Times each stage and shows it (a spinner, or a bar where the work is countable)."""
+    """Times each stage and shows it: on a terminal a spinner, or a bar where the work is
+    countable; elsewhere (a log file, CI) one timestamped line per stage (`12:03:04 reduce …
+    12.3 s`) and a line per tenth of countable work; nothing when `show` is False."""
 
-    def __init__(self, show: bool) -> None:
+    def __init__(self, show: bool, *, verbose: bool = False, terminal: bool | None = None) -> None:
         self.timings: dict[str, float] = {}
         self.show = show
+        self.verbose = verbose  # plain lines also when each stage starts
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+
+    def note(self, text: str) -> None:
+        """A message between the stages (e.g. how much is about to be embedded)."""
+        if self.show:
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
     @contextmanager
     def __call__(self, name: str, total: int = 0) -> Iterator[Progress | None]:
         start = time.perf_counter()
         if not self.show:
             yield None
+        elif not self.terminal:
+            if self.verbose:
+                self._line(f"{name} …" + (f" 0/{total}" if total else ""))
+            yield self._ticks(name, total) if total else None
+            self._line(f"{name} … {time.perf_counter() - start:.1f} s")
         elif total:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -83,36 +101,77 @@ class Stages:
                 yield None
         self.timings[name] = time.perf_counter() - start
 
+    def _ticks(self, name: str, total: int) -> Progress:
+        done, shown = 0, 0
 
-def _config(config: Config | str | Path | None, overrides: dict[str, Any]) -> Config:
-    return config if isinstance(config, Config) else load_config(config, overrides)
+        def tick(k: int) -> None:
+            nonlocal done, shown
+            done += k
+            if done * 10 // total > shown * 10 // total and done < total:
+                shown = done
+                self._line(f"{name} {done}/{total}")
+
+        return tick
+
+
+# Embedding more texts than this (not in the cache) is announced before it starts.
+ANNOUNCE_EMBEDDING = 200
+
+
+class _Announced:
+    """An Embedder that says how many texts it is about to embed when they are many (the
+    embed stage calls `chunk(n_missing)` once before encoding)."""
+
+    def __init__(self, inner: Embedder, say: Any, what: str) -> None:
+        self.inner, self.say, self.what = inner, say, what
+        self.model_name, self.max_tokens, self.dim = inner.model_name, inner.max_tokens, inner.dim
+
+    def chunk(self, n_missing: int) -> int:
+        if n_missing > ANNOUNCE_EMBEDDING:
+            self.say(
+                f"{self.what}: embedding {n_missing} texts not in the cache with {self.model_name}"
+            )
+        return self.inner.chunk(n_missing)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.inner.encode(texts)
+
+
+def _config(config: Config | dict | str | Path | None, overrides: dict[str, Any]) -> Config:
+    return resolve_config(config, overrides)
 
 
 def run(
-    config: Config | str | Path | None = None,
+    config: Config | dict | str | Path | None = None,
     *,
     out: str | Path | None = None,
     progress: bool = False,
+    verbose: bool = False,
     embedder: Embedder | None = None,
     **overrides: Any,
 ) -> RunResult:
-    """Read the configured input, fit, write the outputs (`config`: a Config, a YAML path, or
-    None for configs/default.yaml; `overrides`: dotted settings, e.g. `**{"seed": 7}`)."""
+    """Read the configured input, fit, write the outputs (`config`: a Config, a dict of
+    settings, a YAML path, or None for configs/default.yaml; `overrides`: settings as in
+    `fit`, e.g. `cluster__min_size=8`). `progress`: show each stage on stderr (`verbose`: also
+    when it starts)."""
     from taxonomy import curate, ingest
     from taxonomy.atomic import locked
+    from taxonomy.config import DEFAULT_CONFIG
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import read_state, state_json
     from taxonomy.export import write_outputs
 
     cfg = _config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
-    stages = Stages(progress)
+    stages = Stages(progress, verbose=verbose)
     edits = curate.load_curation(cfg.curation, required=cfg.curation != DEFAULT_CURATION)
     with locked(out_dir):  # one run per output folder, from reading its state to publishing
         previous = read_state(out_dir)
         with stages("ingest"):
-            corpus = ingest.read_corpus(
+            corpus, given = ingest.read_input(
                 [Path(p) for p in cfg.input.paths],
+                embeddings=cfg.input.embeddings,
+                vector_column=cfg.input.vector_column,
                 title_column=cfg.input.title_column,
                 abstract_column=cfg.input.abstract_column,
                 id_column=cfg.input.id_column,
@@ -120,9 +179,22 @@ def run(
                 limits=ingest.ReadLimits.from_config(cfg.input),
             )
             corpus = curate.exclude_papers(corpus, edits)
+            vectors = given.for_corpus(corpus) if given else None
         result = fit(
-            corpus, config=cfg, edits=edits, previous=previous, embedder=embedder, stages=stages
+            corpus, vectors, cfg, edits=edits, previous=previous, embedder=embedder, stages=stages
         )
+        source = config if isinstance(config, (str, Path)) else None
+        if config is None and DEFAULT_CONFIG.is_file():
+            source = DEFAULT_CONFIG
+        result.state.config = str(Path(source).resolve()) if source is not None else ""
+        result.state.cache_dir = str(Path(cfg.cache_dir).resolve())
+        extra: dict[str, str | bytes] = {
+            "changes.json": changes_json(result.changes),
+            "changes.md": changes_markdown(result.changes),
+            "state.json": state_json(result.state),
+        }
+        if vectors is not None:  # what `taxonomy assign` places new papers among
+            extra[GIVEN_VECTORS] = _npy_bytes(vectors)
         with stages("export"):
             result.files = write_outputs(
                 out_dir,
@@ -130,29 +202,50 @@ def run(
                 result.themes,
                 result.layout,
                 map_html=cfg.output.map,
-                extra={
-                    "changes.json": changes_json(result.changes),
-                    "changes.md": changes_markdown(result.changes),
-                    "state.json": state_json(result.state),
-                },
+                extra=extra,
             )
     result.timings, result.out_dir = stages.timings, out_dir
     return result
 
 
-def _as_corpus(papers: Corpus | Sequence[Paper] | Sequence[str]) -> Corpus:
+# With the user's own vectors, the run keeps them (one row per documents.csv row) for `assign`.
+GIVEN_VECTORS = "embeddings.npy"
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _as_corpus(papers: Any, cfg: Config) -> tuple[Corpus, np.ndarray | None]:
+    """(the papers as a Corpus, their vectors from a DataFrame's input.vector_column)."""
     if isinstance(papers, Corpus):
-        return papers
+        return papers, None
+    if hasattr(papers, "columns") and hasattr(papers, "itertuples"):  # a pandas DataFrame
+        from taxonomy.ingest import read_frame
+
+        return read_frame(
+            papers,
+            title_column=cfg.input.title_column,
+            abstract_column=cfg.input.abstract_column,
+            id_column=cfg.input.id_column,
+            vector_column=cfg.input.vector_column,
+        )
+    if isinstance(papers, str):
+        papers = [papers]
     items = [
         p if isinstance(p, Paper) else Paper(abstract=str(p), source="<memory>") for p in papers
     ]
-    return Corpus(items, len(items))
+    return Corpus(items, len(items)), None
 
 
 def fit(
-    papers: Corpus | Sequence[Paper] | Sequence[str],
+    papers: Corpus | Sequence[Paper] | Sequence[str] | Any,
     embeddings: np.ndarray | None = None,
-    config: Config | str | Path | None = None,
+    config: Config | dict | str | Path | None = None,
     *,
     edits: Edits | None = None,
     previous: RunState | None = None,
@@ -160,22 +253,37 @@ def fit(
     stages: Stages | None = None,
     **overrides: Any,
 ) -> RunResult:
-    """The taxonomy of `papers` (a Corpus, Papers, or abstract texts), in memory.
+    """The taxonomy of `papers` in memory: a Corpus, Papers, abstract texts, or a pandas
+    DataFrame (columns input.title_column / abstract_column / id_column; one paper per row, in
+    order, no deduplication; its input.vector_column, when set, gives the embeddings).
 
-    `embeddings` ([n, d], one row per paper) replace the sentence model for the papers; label
-    phrases and seed themes are then embedded only if an `embedder` of that model is given.
+    `embeddings` ([n, d], one row per paper, scaled to unit length) replace the sentence model
+    for the papers; label phrases and seed themes are then embedded only if an `embedder` of
+    that model is given. `config`: a Config, a dict of settings, a YAML path or None;
+    `overrides`: settings on top, `cluster__min_size=8` (double underscore for the dot),
+    `cluster={"min_size": 8}` or `**{"cluster.min_size": 8}`.
     """
     from taxonomy import curate, engines, hierarchy, label, placement
     from taxonomy.curate.seeds import apply_seeds, seed_text
+    from taxonomy.ingest.vectors import unit_rows
 
     cfg = _config(config, overrides)
-    corpus, stages, edits = _as_corpus(papers), stages or Stages(False), edits or Edits()
+    corpus, frame_vectors = _as_corpus(papers, cfg)
+    stages, edits = stages or Stages(False), edits or Edits()
+    if embeddings is None:
+        embeddings = frame_vectors
+    elif len(embeddings) != len(corpus):
+        from taxonomy.errors import TaxonomyError
+
+        raise TaxonomyError(f"embeddings: {len(embeddings)} rows for {len(corpus)} papers")
+    given = embeddings is not None and embedder is None
+    if embeddings is not None:
+        embeddings = unit_rows(embeddings, "<embeddings>", "embeddings")
     cache_dir = Path(cfg.cache_dir)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
     backend = engines.build(cfg.compute, cfg.embed, embedder)
-    embed = _Embedding(
-        backend.embedder, cache_dir, usable=embeddings is None or embedder is not None
-    )
+    announced = _Announced(backend.embedder, stages.note, "embed")
+    embed = _Embedding(announced, cache_dir, usable=not given)
     texts, newly = corpus.texts, 0
     if embeddings is None:
         with stages("embed", total=len(texts)) as tick:
@@ -216,6 +324,8 @@ def fit(
         extra={
             "assign_threshold": placement.similarity_floor(embeddings, labelled.topic_of),
             "embed": {"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
+            "vectors": "given" if given else "model",
+            "model_id": "" if given else backend.embedder.model_name,
         },
         seeds=[vars(o) for o in seed_outcomes],
         deleted=frozenset(edits.spec.delete),
