@@ -22,12 +22,38 @@ from taxonomy.models import Corpus, Paper, TaxonomyNode
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _SPECIAL = re.compile(r"[\\{}&%$#_~^]")
 _ESCAPES = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+# BibTeX counts every brace, escaped or not: a brace without its partner is written by name.
+_LONE = {"{": r"\textbraceleft{}", "}": r"\textbraceright{}"}
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]")
+
+
+def _lone_braces(text: str) -> set[int]:
+    """Positions of the braces in `text` that have no partner."""
+    opened: list[int] = []
+    lone: set[int] = set()
+    for i, char in enumerate(text):
+        if char == "{":
+            opened.append(i)
+        elif char == "}":
+            if opened:
+                opened.pop()
+            else:
+                lone.add(i)
+    return lone | set(opened)
 
 
 def bib_escape(text: str) -> str:
     """Text safe inside a braced BibTeX value (and read back as itself by BibTeX tools)."""
-    return _SPECIAL.sub(lambda m: _ESCAPES.get(m.group(), "\\" + m.group()), " ".join(text.split()))
+    text = " ".join(text.split())
+    lone = _lone_braces(text)
+
+    def escaped(match: re.Match[str]) -> str:
+        char = match.group()
+        if match.start() in lone:
+            return _LONE[char]
+        return _ESCAPES.get(char, "\\" + char)
+
+    return _SPECIAL.sub(escaped, text)
 
 
 def arxiv_url(paper: Paper) -> str | None:

@@ -26,10 +26,16 @@ _LATEX_COMMAND = re.compile(r"\\(?:emph|textit|textbf|textrm|texttt|textsc|mathr
 # An escaped character stays (as itself), a named symbol becomes its character (as
 # taxonomy.export.bib writes them); a bare brace is only grouping and goes.
 _LATEX_BRACE = re.compile(
-    r"\\(?P<name>textbackslash|textasciitilde|textasciicircum)(?:\{\}|(?![A-Za-z]))"
+    r"\\(?P<name>textbackslash|textasciitilde|textasciicircum|textbraceleft|textbraceright)(?:\{\}|(?![A-Za-z]))"
     r"|\\(?P<char>[&%$#_{}])|[{}]"
 )
-_SYMBOLS = {"textbackslash": "\\", "textasciitilde": "~", "textasciicircum": "^"}
+_SYMBOLS = {
+    "textbackslash": "\\",
+    "textasciitilde": "~",
+    "textasciicircum": "^",
+    "textbraceleft": "{",
+    "textbraceright": "}",
+}
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 
 

@@ -112,8 +112,8 @@ def read_npy(path: Path, n_records: int, records: list[Paper]) -> dict[str, np.n
         )
     if len(array) != n_records:
         raise TaxonomyError(
-            f"{FILE_FIELD}: {len(array)} rows, but {n_records} records were read from "
-            "input.paths (one row per record, in input order)",
+            f"{FILE_FIELD}: {len(array)} rows, but {n_records} records were read "
+            "(one row per record read, in input order)",
             path=path,
         )
     by_key: dict[str, np.ndarray] = {}
