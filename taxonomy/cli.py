@@ -115,12 +115,13 @@ def run_settings(config: Path | None, run_dir: Path | None) -> tuple[Path | None
     return found, overrides
 
 
-def set_logging(quiet: bool, verbose: bool) -> None:
-    import logging
+def set_logging(verbose: bool) -> None:
+    """--verbose: the modules' informational log lines too (warnings always show)."""
+    if verbose:
+        import logging
 
-    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("taxonomy").setLevel(level)
+        logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        logging.getLogger("taxonomy").setLevel(logging.INFO)
 
 
 @app.command()
@@ -136,7 +137,7 @@ def run(
     from taxonomy.config import load_config
     from taxonomy.pipeline import run as run_pipeline
 
-    set_logging(quiet, verbose)
+    set_logging(verbose)
     config, overrides = run_settings(config, run_dir)
     cfg = load_config(config, overrides)
     out_dir = run_dir or Path(cfg.output.dir)
@@ -193,7 +194,7 @@ def assign(
     from taxonomy.pipeline import NEW_THEME_LABEL
     from taxonomy.pipeline import assign as assign_files
 
-    set_logging(quiet, verbose)
+    set_logging(verbose)
     folder_given = run_dir
     if run_dir is None:
         run_dir = Path(load_config(config).output.dir)

@@ -110,18 +110,24 @@ def model_dim(model: str) -> int:
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
         for module in modules:
             config = folder / module.get("path", "") / "config.json"
-            kind = str(module.get("type", ""))
-            if kind.endswith(".Pooling") and config.is_file():
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            if kind == "Pooling" and config.is_file():
+                # sentence-transformers < 6: word_embedding_dimension + pooling_mode_* flags;
+                # 6: embedding_dimension + pooling_mode (a name or a list of names).
                 settings = json.loads(config.read_text(encoding="utf-8"))
-                dim = int(settings["word_embedding_dimension"])
-                modes = [k for k, v in settings.items() if k.startswith("pooling_mode_") and v]
-                dim = dim * max(len(modes), 1)
-            elif kind.endswith(".Dense") and config.is_file():
+                base = settings.get("word_embedding_dimension", settings.get("embedding_dimension"))
+                mode = settings.get("pooling_mode")
+                flags = [k for k, v in settings.items() if k.startswith("pooling_mode_") and v]
+                count = len(mode) if isinstance(mode, list) else 1 if mode else len(flags)
+                dim = int(base) * max(count, 1)
+            elif kind == "Dense" and config.is_file():
                 dim = int(json.loads(config.read_text(encoding="utf-8"))["out_features"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         dim = None
     if dim is None:
-        dim = int(load_model(256, "cpu", model).get_sentence_embedding_dimension())
+        loaded = load_model(256, "cpu", model)
+        size = getattr(loaded, "get_embedding_dimension", None)
+        dim = int(size() if size else loaded.get_sentence_embedding_dimension())
     return dim
 
 

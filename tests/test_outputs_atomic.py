@@ -35,7 +35,10 @@ ALL_FILES = (
     "changes.json",
     "changes.md",
     "documents.csv",
+    "documents.parquet",
     "map.html",
+    "papers.bib",
+    "papers.ris",
     "state.json",
     "taxonomy.yaml",
 )
@@ -237,7 +240,13 @@ def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
     assert len(placed.papers) == 3
     after = read_outputs(out)
     changed = sorted(name for name in ALL_FILES if after[name] != before[name])
-    assert changed == ["documents.csv", "map.html"]
+    assert changed == [
+        "documents.csv",
+        "documents.parquet",
+        "map.html",
+        "papers.bib",
+        "papers.ris",
+    ]
     manifest = json.loads((out / MANIFEST).read_text())
     assert sorted(manifest["files"]) == sorted(ALL_FILES) and verify_outputs(out) == []
 

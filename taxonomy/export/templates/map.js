@@ -826,7 +826,7 @@
         const [year, month] = String(D.months[YM[i]]).split("-");
         fields.push(["year", year], ["month", BIB_MONTHS[Number(month) - 1] || month]);
       }
-      if (arxiv) fields.push(["eprint", arxiv], ["archiveprefix", "arXiv"], ["url", "https://arxiv.org/abs/" + arxiv]);
+      if (arxiv) fields.push(["eprint", arxiv], ["archiveprefix", "arXiv"], ["url", ARXIV_ABS + arxiv]);
       const theme = TH[i] >= 0 ? themes[TH[i]].name : "", topic = TP[i] >= 0 ? topics[TP[i]].name : "";
       if (theme && topic) fields.push(["keywords", theme + "; " + topic]);
       if (shortened[i]) fields.push(["note", "abstract shortened in the map"]);
