@@ -82,21 +82,26 @@ class VectorSink:
 
 
 def unit_rows(vectors: np.ndarray, path: Path | str, field: str) -> np.ndarray:
-    """float32 unit-length rows; non-finite or all-zero rows are an error naming the row."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    if vectors.ndim != 2 or vectors.shape[1] == 0:
+    """float32 unit-length rows (already unit ones are kept exactly as given); non-finite or
+    all-zero rows are an error naming the row."""
+    given = np.asarray(vectors)
+    if given.ndim != 2 or given.shape[1] == 0 or given.dtype.kind not in "fiu":
         raise TaxonomyError(
-            f"{field}: expected a [papers, dimensions] array, got shape {vectors.shape}", path=path
+            f"{field}: expected a [papers, dimensions] array of numbers, got shape {given.shape}",
+            path=path,
         )
-    finite = np.isfinite(vectors).all(axis=1)
+    wide = given.astype(np.float64)
+    finite = np.isfinite(wide).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
         raise TaxonomyError(f"{field}: row {row} holds NaN or infinite values", path=path)
-    norms = np.linalg.norm(vectors, axis=1)
+    norms = np.linalg.norm(wide, axis=1)
     if (norms == 0).any():
         row = int(np.flatnonzero(norms == 0)[0])
         raise TaxonomyError(f"{field}: row {row} is all zeros", path=path)
-    return (vectors / norms[:, None]).astype(np.float32)
+    if np.allclose(norms, 1.0, rtol=0, atol=1e-5):
+        return given.astype(np.float32)
+    return (wide / norms[:, None]).astype(np.float32)
 
 
 def read_npy(path: Path, n_records: int, records: list[Paper]) -> dict[str, np.ndarray]:
