@@ -19,9 +19,9 @@ import pandas as pd
 import yaml
 from sklearn.metrics import adjusted_rand_score
 
+from taxonomy.assign import assign as assign_files
 from taxonomy.curate.ids import read_state
 from taxonomy.ingest import read_corpus
-from taxonomy.pipeline import assign as assign_files
 from taxonomy.pipeline import run
 
 

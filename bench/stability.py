@@ -32,7 +32,8 @@ from sklearn.metrics import adjusted_rand_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from taxonomy.pipeline import assign, run  # noqa: E402
+from taxonomy.assign import assign  # noqa: E402
+from taxonomy.pipeline import run  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 ARXIV = SHARED / "data/arxiv_cs_daily_2025_2026/arxiv_cs_2025_2026.jsonl.gz"

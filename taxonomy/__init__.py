@@ -17,11 +17,17 @@ def run(config: Any = None, out: Any = None, **overrides: Any) -> RunResult:
     return _run(config, out=out, **overrides)
 
 
-def fit(papers: Any, embeddings: Any = None, config: Any = None, **kwargs: Any) -> RunResult:
-    """Fit a taxonomy in memory (nothing written); see `taxonomy.pipeline.fit`."""
+def fit(papers: Any, embeddings: Any = None, config: Any = None, **settings: Any) -> RunResult:
+    """Fit a taxonomy in memory (nothing written); see `taxonomy.pipeline.fit`.
+
+    `papers`: abstract texts, a pandas DataFrame (columns input.title_column/abstract_column/
+    id_column, vectors in input.vector_column) or a Corpus; `embeddings`: your own [n, d]
+    vectors; `config`: a YAML path, a dict of settings or a Config; `settings`: overrides such
+    as `cluster__min_size=8` (double underscore for the dot) or `cluster={"min_size": 8}`.
+    """
     from taxonomy.pipeline import fit as _fit
 
-    return _fit(papers, embeddings, config, **kwargs)
+    return _fit(papers, embeddings, config, **settings)
 
 
 __all__ = ["fit", "run", "__version__"]

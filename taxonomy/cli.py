@@ -6,7 +6,6 @@ imported inside the commands so `--help` stays instant.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -74,19 +73,64 @@ def check_folders(cfg: Any, config: Path | None, out_dir: Path, out_setting: str
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML config (default: the one the run in --run used, else configs/default.yaml).",
+    ),
 ]
-OutOption = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Output folder (default: output.dir).")
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress on stderr, only the summary.")
 ]
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Also log each stage's start and the details."),
+]
+
+
+def run_option(default: str) -> Any:
+    """The one name of the run folder option on every command (`--out` is an alias)."""
+    return typer.Option("--run", "--out", "-o", help=f"The run's folder (default: {default}).")
+
+
+def run_settings(config: Path | None, run_dir: Path | None) -> tuple[Path | None, dict[str, Any]]:
+    """(config file, overrides) for a command on the run in `run_dir`: without --config, the
+    config and cache folder the run recorded in its state.json (when they still exist)."""
+    if config is not None or run_dir is None:
+        return config, {}
+    from taxonomy.curate.ids import read_state
+
+    state = read_state(run_dir) if run_dir.is_dir() else None
+    if state is None:
+        return None, {}
+    found = Path(state.config) if state.config and Path(state.config).is_file() else None
+    overrides = {"cache_dir": state.cache_dir} if state.cache_dir else {}
+    if found is not None or overrides:
+        where = found or "the default config"
+        err_console.print(
+            escape(printable(f"using {where} and the cache {state.cache_dir} of {run_dir}")),
+            highlight=False,
+            soft_wrap=True,
+        )
+    return found, overrides
+
+
+def set_logging(verbose: bool) -> None:
+    """--verbose: the modules' informational log lines too (warnings always show)."""
+    if verbose:
+        import logging
+
+        logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        logging.getLogger("taxonomy").setLevel(logging.INFO)
 
 
 @app.command()
 @user_errors
 def run(
     config: ConfigOption = None,
-    out: OutOption = None,
-    quiet: bool = False,
+    run_dir: Annotated[Path | None, run_option("output.dir")] = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     refit: Annotated[
         bool, typer.Option("--refit", help="Fit afresh instead of updating the last run.")
     ] = False,
@@ -96,17 +140,20 @@ def run(
     from taxonomy.config import load_config
     from taxonomy.pipeline import run as run_pipeline
 
-    cfg = load_config(config)
-    out_dir = out or Path(cfg.output.dir)
-    check_folders(cfg, config, out_dir, "--out" if out else "output.dir")
+    set_logging(verbose)
+    config, overrides = run_settings(config, run_dir)
+    cfg = load_config(config, overrides)
+    out_dir = run_dir or Path(cfg.output.dir)
+    check_folders(cfg, config, out_dir, "--run" if run_dir else "output.dir")
     with locked(out_dir):  # one run per output folder, from start to end
         result = run_pipeline(
-            cfg, out=out_dir, refit=refit, progress=not quiet and sys.stderr.isatty()
+            config, out=out_dir, refit=refit, progress=not quiet, verbose=verbose, **overrides
         )
     table = Table(title="taxonomy run", show_header=False)
     n = len(result.corpus)
     table.add_row("papers", f"{n} unique ({result.corpus.n_records} records)")
-    table.add_row("newly embedded", str(result.newly_embedded))
+    embedded = "own vectors" if result.state.vectors == "given" else str(result.newly_embedded)
+    table.add_row("newly embedded", embedded)
     table.add_row("themes", str(len(result.themes)))
     table.add_row("topics", str(len(result.topics)))
     table.add_row(
@@ -130,21 +177,37 @@ def run(
 def assign(
     files: Annotated[list[Path], typer.Argument(help="Files or folders of new abstracts.")],
     config: ConfigOption = None,
-    run_dir: Annotated[
+    run_dir: Annotated[Path | None, run_option("output.dir")] = None,
+    embeddings: Annotated[
         Path | None,
-        typer.Option("--run", "--out", "-o", help="Finished run's folder (default: output.dir)."),
+        typer.Option(
+            "--embeddings",
+            help="The new papers' own vectors (.npy in input order, or .parquet by id), for a "
+            "run fitted on your own vectors (default: input.embeddings).",
+        ),
     ] = None,
+    vector_column: Annotated[
+        str | None,
+        typer.Option("--vector-column", help="Column of the new files holding their vectors."),
+    ] = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Place new abstracts into the last run's topics without refitting."""
+    from taxonomy.assign import NEW_THEME_LABEL
+    from taxonomy.assign import assign as assign_files
     from taxonomy.atomic import locked
     from taxonomy.config import load_config
     from taxonomy.ingest import ReadLimits
-    from taxonomy.pipeline import NEW_THEME_LABEL
-    from taxonomy.pipeline import assign as assign_files
 
-    cfg = load_config(config)
-    folder = run_dir or Path(cfg.output.dir)
-    check_folders(cfg, config, folder, "--run" if run_dir else "output.dir")
+    set_logging(verbose)
+    folder_given = run_dir
+    if run_dir is None:
+        run_dir = Path(load_config(config).output.dir)
+    config, overrides = run_settings(config, run_dir)
+    cfg = load_config(config, overrides)
+    folder = run_dir
+    check_folders(cfg, config, folder, "--run" if folder_given else "output.dir")
     warn_if_mixed(folder)
     with locked(folder):
         placed = assign_files(
@@ -158,6 +221,10 @@ def assign(
                 "limits": ReadLimits.from_config(cfg.input),
             },
             map_html=cfg.output.map,
+            embeddings=embeddings or (None if vector_column else cfg.input.embeddings),
+            vector_column=vector_column or cfg.input.vector_column,
+            progress=not quiet,
+            verbose=verbose,
         )
     table = Table(title="taxonomy assign", show_header=False)
     table.add_row("new papers", str(len(placed.papers)))
@@ -179,9 +246,7 @@ def evaluate(
             "--labels", "-l", help="JSONL/CSV of labels keyed by id, arXiv id or abstract."
         ),
     ] = None,
-    run_dir: Annotated[Path, typer.Option("--run", help="Folder of a finished run.")] = Path(
-        "outputs"
-    ),
+    run_dir: Annotated[Path | None, run_option("output.dir of configs/default.yaml")] = None,
     label_field: Annotated[
         str | None, typer.Option(help="Field holding the label (default: theme, then label).")
     ] = None,
@@ -204,6 +269,10 @@ def evaluate(
         read_topic_keywords,
     )
 
+    if run_dir is None:
+        from taxonomy.config import load_config
+
+        run_dir = Path(load_config().output.dir)
     warn_if_mixed(run_dir)
     docs = read_documents(run_dir / "documents.csv")
     if labels is not None:

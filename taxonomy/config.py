@@ -6,12 +6,13 @@ so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from taxonomy.errors import TaxonomyError, yaml_errors
 
@@ -35,16 +36,35 @@ class InputConfig(_Section):
     max_bytes: Annotated[int, Field(ge=1)] = 2 * 1024**3
     max_lines: Annotated[int, Field(ge=1)] = 20_000_000
     max_ratio: Annotated[float, Field(ge=1.0)] = 100.0
+    # Your own vectors instead of the sentence model (README "Your own embeddings"): a .npy
+    # with one row per record read (in input order), or a .parquet with an `id` column (the
+    # papers' ids: arXiv id, or the `h…` id of documents.csv) and a vector column.
+    embeddings: str | None = None
+    # The column holding the vectors: in the input files themselves (Parquet/JSONL/JSON, a
+    # list of numbers per row) or, with `embeddings: x.parquet`, in that file.
+    vector_column: str | None = None
 
 
 class EmbedConfig(_Section):
-    model: Literal["all-MiniLM-L6-v2"] = "all-MiniLM-L6-v2"
+    # The bundled all-MiniLM-L6-v2, or a folder holding a sentence-transformers model saved on
+    # disk (SPECTER2, bge, e5, a fine-tune…); loaded offline, never from a hub.
+    model: str = "all-MiniLM-L6-v2"
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
     max_tokens: Annotated[int, Field(ge=16, le=512)] = 256
     # Mixing in TF-IDF/SVD vectors of the same text sharpens field-specific vocabulary
     # (e.g. "LoRA", "KV cache") that a general-purpose sentence model blurs.
     tfidf_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     tfidf_dims: Annotated[int, Field(ge=2, le=1024)] = 128
+
+    @field_validator("model")
+    @classmethod
+    def _model_exists(cls, value: str) -> str:
+        from taxonomy.embed import model_folder_problem
+
+        problem = model_folder_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class ReduceConfig(_Section):
@@ -143,7 +163,8 @@ def _format_error(err: dict[str, Any]) -> str:
     }
     if kind in signs:
         return f"{where}: must be {signs[kind]} {next(iter(ctx.values()))}"
-    return f"{where}: {err['msg'][:1].lower()}{err['msg'][1:]}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message[:1].lower()}{message[1:]}"
 
 
 def _line_of(text: str | None, dotted: str) -> int | None:
@@ -187,8 +208,50 @@ def config_from_dict(
     return config
 
 
+def setting_name(key: str) -> str:
+    """'cluster__min_size' (a Python keyword argument) -> 'cluster.min_size'."""
+    return key.replace("__", ".")
+
+
+def _apply(data: dict[str, Any], overrides: dict[str, Any], source: str) -> None:
+    """Set dotted (or `section__key`) settings, or whole sections given as dicts, in `data`."""
+    for key, value in overrides.items():
+        section = data
+        *parents, leaf = setting_name(key).split(".")
+        for part in parents:
+            section = section.setdefault(part, {})
+            if not isinstance(section, dict):
+                raise TaxonomyError(f"{part}: must be a mapping of settings", path=source)
+        if isinstance(value, dict) and isinstance(section.get(leaf), dict):
+            _apply(section[leaf], value, source)
+        else:
+            section[leaf] = value
+
+
+def resolve_config(
+    config: Config | dict[str, Any] | Path | str | None, overrides: dict[str, Any] | None = None
+) -> Config:
+    """A Config from a Config, a dict of settings, a YAML path or None (configs/default.yaml),
+    with `overrides` applied: dotted names (`"cluster.min_size": 8`), keyword style
+    (`cluster__min_size=8`) or sections as dicts (`cluster={"min_size": 8}`)."""
+    if isinstance(config, Config):
+        if not overrides:
+            return config
+        data = config.model_dump()
+        _apply(data, overrides, "<settings>")
+        return config_from_dict(data, source="<settings>")
+    if isinstance(config, dict):
+        data: dict[str, Any] = {}
+        _apply(data, copy.deepcopy(config), "<settings>")
+        _apply(data, overrides or {}, "<settings>")
+        return config_from_dict(data, source="<settings>")
+    return load_config(config, overrides)
+
+
 def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a YAML config (safe loader only); a missing default file means all defaults."""
+    """Read a YAML config (safe loader only); a missing default file means all defaults.
+
+    `overrides`: settings applied on top, as in `resolve_config`."""
     data: dict[str, Any] = {}
     text: str | None = None
     source = str(path or DEFAULT_CONFIG)
@@ -206,12 +269,5 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         if not isinstance(loaded, dict):
             raise TaxonomyError("config must be a mapping of sections", path=source)
         data = loaded
-    for dotted, value in (overrides or {}).items():
-        section = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            section = section.setdefault(part, {})
-            if not isinstance(section, dict):
-                raise TaxonomyError(f"{part}: must be a mapping of settings", path=source)
-        section[leaf] = value
+    _apply(data, overrides or {}, source)
     return config_from_dict(data, source=source, text=text)

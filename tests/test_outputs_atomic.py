@@ -35,7 +35,10 @@ ALL_FILES = (
     "changes.json",
     "changes.md",
     "documents.csv",
+    "documents.parquet",
     "map.html",
+    "papers.bib",
+    "papers.ris",
     "state.json",
     "taxonomy.yaml",
 )
@@ -224,7 +227,7 @@ def test_publish_replaces_the_set_and_cleans_leftovers(tmp_path):
 def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
     versions, tmp_path, fake_embedder
 ):
-    from taxonomy.pipeline import assign as assign_files
+    from taxonomy.assign import assign as assign_files
 
     config_b, _, new_dir = versions
     out = tmp_path / "run"
@@ -237,7 +240,13 @@ def test_assign_rewrites_tables_and_map_and_keeps_the_manifest_whole(
     assert len(placed.papers) == 3
     after = read_outputs(out)
     changed = sorted(name for name in ALL_FILES if after[name] != before[name])
-    assert changed == ["documents.csv", "map.html"]
+    assert changed == [
+        "documents.csv",
+        "documents.parquet",
+        "map.html",
+        "papers.bib",
+        "papers.ris",
+    ]
     manifest = json.loads((out / MANIFEST).read_text())
     assert sorted(manifest["files"]) == sorted(ALL_FILES) and verify_outputs(out) == []
 

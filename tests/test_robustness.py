@@ -366,9 +366,9 @@ STATE_CASES = {
         damaged(lambda d: d["embed"].update(max_tokens="abc")),
         "embed.max_tokens:",
     ),
-    "unknown model": (
-        damaged(lambda d: d["embed"].update(model="gpt-17")),
-        "embed.model: unknown model 'gpt-17'",
+    "empty model": (
+        damaged(lambda d: d["embed"].update(model="")),
+        "embed.model: expected non-empty text",
     ),
     "next_id text": (
         damaged(lambda d: d["next_id"].update(topic="x")),
@@ -433,8 +433,8 @@ def test_damaged_state_through_assign_is_one_line(tmp_path, no_embedding):
         ("cache", "cache_dir"),
         ("cache/embeddings", "cache_dir"),
         ("cache/stages", "cache_dir"),
-        ("o", "--out"),
-        ("parent", "--out"),
+        ("o", "--run"),
+        ("parent", "--run"),
     ],
 )
 def test_blocked_folders_fail_before_embedding(tmp_path, no_embedding, block, setting):

@@ -128,6 +128,7 @@ EDITS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12,
     deadline=None,

@@ -56,6 +56,12 @@ class RunState:
     # The last full fit (taxonomy.curate.update.fit_record): settings hashes, papers, raw topic
     # sizes, and papers added since; updates carry it over, a refit replaces it.
     fit: dict[str, object] = field(default_factory=dict)
+    # "model": the papers were embedded by embed.model; "given": the user's own vectors
+    # (input.embeddings / input.vector_column), which `taxonomy assign` then needs too.
+    vectors: str = "model"
+    model_id: str = ""  # taxonomy.embed.model_identity of the model (its cache name)
+    config: str = ""  # absolute path of the run's config file ("" for defaults / Python)
+    cache_dir: str = ""  # absolute path of the run's cache folder
 
 
 def read_state(out_dir: Path) -> RunState | None:
@@ -174,8 +180,8 @@ def _embed_settings(value: object) -> tuple[dict[str, object], int | None]:
     known = get_args(fields["model"].annotation)
     if known and model not in known:
         raise _Bad("embed.model", f"unknown model {model!r} (known: {', '.join(known)})")
-    try:
-        EmbedConfig.model_validate(value)
+    try:  # the model itself (a folder that may since have moved) is checked where it is used
+        EmbedConfig.model_validate({k: v for k, v in value.items() if k != "model"})
     except ValueError as err:  # pydantic's ValidationError: max_tokens out of range etc.
         first = err.errors()[0] if hasattr(err, "errors") else {"loc": (), "msg": str(err)}
         where = ".".join(str(p) for p in ("embed", *first["loc"]))
@@ -248,6 +254,10 @@ def _validate_state(data: object) -> RunState:
         assign_threshold=threshold,
         embed=embed,
         labeller=_int(data.get("labeller", 0), "labeller"),
+        vectors=_choice(data.get("vectors", "model"), "vectors", ("model", "given")),
+        model_id=_text(data.get("model_id", ""), "model_id"),
+        config=_text(data.get("config", ""), "config"),
+        cache_dir=_text(data.get("cache_dir", ""), "cache_dir"),
         fit=_fit_record(data.get("fit", {})),
     )
 
@@ -274,6 +284,12 @@ def _fit_record(value: object) -> dict[str, object]:
         if value
         else {}
     )
+
+
+def _choice(value: object, where: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _Bad(where, f"expected one of {', '.join(allowed)}, got {_shown(value)}")
+    return str(value)
 
 
 def _number_of(node_id: str, prefix: str) -> int:

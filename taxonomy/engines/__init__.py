@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from taxonomy.cluster import ClustererFactory, cpu_hdbscan
-from taxonomy.embed import Embedder, SentenceEmbedder
+from taxonomy.embed import Embedder, SentenceEmbedder, model_folder_problem
+from taxonomy.errors import TaxonomyError
 from taxonomy.placement import Assigner, assign_to_centroids
 from taxonomy.reduce import CpuUmap, UmapFactory
 
@@ -34,12 +35,16 @@ def use_embedder(embedder: Embedder | None) -> None:
 
 
 def sentence_embedder(
-    model_name: str, max_tokens: int, *, device: str = "cpu", batch_size: int = 32
+    model: str, max_tokens: int, *, device: str = "cpu", batch_size: int = 32
 ) -> Embedder:
-    """The embedder set by `use_embedder`, else the named sentence model on `device`."""
+    """The embedder set by `use_embedder`, else the sentence model `model` (the bundled
+    model's name or a model folder, as in embed.model) on `device`."""
     if _default_embedder is not None:
         return _default_embedder
-    return SentenceEmbedder(model_name, max_tokens, device=device, batch_size=batch_size)
+    problem = model_folder_problem(model)
+    if problem:
+        raise TaxonomyError(f"embed.model: {problem}")
+    return SentenceEmbedder(model, max_tokens, device=device, batch_size=batch_size)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class Backend:
 def build(compute: Any, embed: Any, embedder: Embedder | None = None) -> Backend:
     """The backend for the `compute` and `embed` settings (TaxonomyError if impossible here).
 
-    `embedder`, when given, replaces the configured sentence model.
+    `embedder`, when given, replaces the configured sentence model (embed.model: the bundled
+    MiniLM or a sentence-transformers folder on disk).
     """
     from taxonomy.engines import cuda
 

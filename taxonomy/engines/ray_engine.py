@@ -39,19 +39,20 @@ class _Embedder:
 class RayEmbedder:
     """`taxonomy.embed.Embedder` that fans texts out to a pool of `_Embedder` actors."""
 
-    def __init__(self, engine: RayEngine, model_name: str, max_tokens: int) -> None:
-        from taxonomy.embed import MODEL_DIM
+    def __init__(self, engine: RayEngine, model: str, max_tokens: int) -> None:
+        from taxonomy.embed import model_dim, model_identity
 
         self.engine = engine
-        self.model_name = model_name
+        self.model = model  # what the actors load (embed.model)
+        self.model_name = model_identity(model)  # what the cache calls its vectors
         self.max_tokens = max_tokens
-        self.dim = MODEL_DIM[model_name]
+        self.dim = model_dim(model)
 
     def chunk(self, n_missing: int) -> int:
         return max(8 * 32, n_missing // 8, 4096)  # big chunks keep every actor busy
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self.engine.embed(texts, self.model_name, self.max_tokens)
+        return self.engine.embed(texts, self.model, self.max_tokens)
 
 
 def _assign_block(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

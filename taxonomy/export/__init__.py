@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from taxonomy.atomic import publish
-from taxonomy.export.tables import documents_csv, documents_frame, taxonomy_yaml
+from taxonomy.export.tables import (
+    documents_csv,
+    documents_frame,
+    documents_parquet,
+    taxonomy_yaml,
+)
 from taxonomy.models import Corpus, TaxonomyNode
 
 
@@ -57,6 +62,9 @@ POSITION_DECIMALS = 5  # map positions as documents.csv stores them
 KINDS = {
     "taxonomy.yaml": "taxonomy",
     "documents.csv": "documents",
+    "documents.parquet": "parquet",
+    "papers.bib": "bibtex",
+    "papers.ris": "ris",
     "map.html": "map",
     "changes.md": "changes",
     "changes.json": "diff",
@@ -66,14 +74,22 @@ KINDS = {
 
 def tables_and_map(
     corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray, *, map_html: bool
-) -> dict[str, str]:
-    """documents.csv and (optionally) map.html, as text.
+) -> dict[str, str | bytes]:
+    """documents.csv/.parquet, papers.bib/.ris and (optionally) map.html.
 
     Positions are rounded to 5 decimals first, as documents.csv stores them, so a run that
     reads them back (an update, `assign`) draws exactly the same map.
     """
+    from taxonomy.export.bib import papers_bibtex, papers_ris
+
     layout = np.round(np.asarray(layout, np.float64), POSITION_DECIMALS)
-    contents = {"documents.csv": documents_csv(documents_frame(corpus, themes, layout))}
+    frame = documents_frame(corpus, themes, layout)
+    contents: dict[str, str | bytes] = {
+        "documents.csv": documents_csv(frame),
+        "documents.parquet": documents_parquet(frame),
+        "papers.bib": papers_bibtex(corpus, themes),
+        "papers.ris": papers_ris(corpus, themes),
+    }
     if map_html:
         from taxonomy.export.html_map import render_map_html
 
@@ -84,9 +100,14 @@ def tables_and_map(
     return contents
 
 
-def publish_outputs(out: Path, contents: Mapping[str, str]) -> dict[str, Path]:
-    """Swap `contents` ({file name: text}) into `out` as one set; returns {kind: path}."""
-    paths = publish(out, {name: text.encode("utf-8") for name, text in contents.items()})
+def publish_outputs(out: Path, contents: Mapping[str, str | bytes]) -> dict[str, Path]:
+    """Swap `contents` ({file name: text or bytes}) into `out` as one set; returns
+    {kind: path}. Text is written as UTF-8."""
+    encoded = {
+        name: data if isinstance(data, bytes) else data.encode("utf-8")
+        for name, data in contents.items()
+    }
+    paths = publish(out, encoded)
     return {KINDS.get(name, name): path for name, path in paths.items()}
 
 
@@ -97,10 +118,12 @@ def write_outputs(
     layout: np.ndarray,
     *,
     map_html: bool,
-    extra: Mapping[str, str] | None = None,
+    extra: Mapping[str, str | bytes] | None = None,
 ) -> dict[str, Path]:
     """taxonomy.yaml, documents.csv, map.html and `extra` files, swapped in as one set."""
     unassigned = len(corpus) - sum(theme.size for theme in themes)
-    contents = {"taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)}
+    contents: dict[str, str | bytes] = {
+        "taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)
+    }
     contents |= tables_and_map(corpus, themes, layout, map_html=map_html)
     return publish_outputs(out, {**contents, **(extra or {})})

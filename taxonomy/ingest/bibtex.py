@@ -23,8 +23,19 @@ _BARE = re.compile(r"[^\s,#{}()\"]+")
 _SKIPPED_TYPES = frozenset({"comment", "preamble", "string"})
 _ARXIV_IN_TEXT = re.compile(r"arxiv[:.]\s*(?P<id>\S+)", re.I)  # 'arXiv:2303.11366', DOI form
 _LATEX_COMMAND = re.compile(r"\\(?:emph|textit|textbf|textrm|texttt|textsc|mathrm|mbox)\s*(?=\{)")
-# An escaped character stays (as itself); a bare brace is only grouping and goes.
-_LATEX_BRACE = re.compile(r"\\([&%$#_{}])|[{}]")
+# An escaped character stays (as itself), a named symbol becomes its character (as
+# taxonomy.export.bib writes them); a bare brace is only grouping and goes.
+_LATEX_BRACE = re.compile(
+    r"\\(?P<name>textbackslash|textasciitilde|textasciicircum|textbraceleft|textbraceright)(?:\{\}|(?![A-Za-z]))"
+    r"|\\(?P<char>[&%$#_{}])|[{}]"
+)
+_SYMBOLS = {
+    "textbackslash": "\\",
+    "textasciitilde": "~",
+    "textasciicircum": "^",
+    "textbraceleft": "{",
+    "textbraceright": "}",
+}
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 
 
@@ -156,7 +167,7 @@ def _strip_latex(value: str | None) -> str | None:
     if value is None:
         return None
     value = _LATEX_COMMAND.sub("", value)
-    return _LATEX_BRACE.sub(lambda m: m.group(1) or "", value)
+    return _LATEX_BRACE.sub(lambda m: _SYMBOLS.get(m["name"] or "", m["char"] or ""), value)
 
 
 def _arxiv_id(fields: dict[str, str]) -> str | None:

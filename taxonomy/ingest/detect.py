@@ -16,6 +16,7 @@ from taxonomy.ingest.bibtex import parse_bibtex
 from taxonomy.ingest.dumps import parse_text
 from taxonomy.ingest.tabular import Columns
 from taxonomy.ingest.textio import DEFAULT_LIMITS, ReadLimits, read_text
+from taxonomy.ingest.vectors import VectorSink
 from taxonomy.models import Paper
 
 TEXT_FORMATS = frozenset({"", ".txt"})
@@ -71,29 +72,37 @@ def collect_files(paths: Iterable[Path], exclude: tuple[str, ...]) -> list[Path]
     return list(unique.values())
 
 
-def read_file(path: Path, columns: Columns, limits: ReadLimits = DEFAULT_LIMITS) -> list[Paper]:
-    """All records of one file, in file order; errors name the file."""
+def read_file(
+    path: Path,
+    columns: Columns,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    vectors: VectorSink | None = None,
+) -> list[Paper]:
+    """All records of one file, in file order; errors name the file. With `vectors`, each
+    record's vector (input.vector_column) is collected there."""
     fmt = file_format(path)
     if fmt == ".parquet":
-        return tabular.rows_to_papers(tabular.parquet_rows(path, columns, limits), columns, path)
+        rows = tabular.parquet_rows(path, columns, limits)
+        return tabular.rows_to_papers(rows, columns, path, vectors)
+    if vectors is not None and fmt not in _TABULAR:
+        raise TaxonomyError(
+            "input.vector_column: this file has no columns (use Parquet, JSONL, JSON or CSV)",
+            path=path,
+        )
     text = read_text(path, limits)
     if not text.strip():
         raise TaxonomyError("file is empty", path=path)
-    parser = _TEXT_READERS.get(fmt)
-    if parser is None:
-        return parse_text(text, path)
-    return parser(text, path, columns)
+    if fmt in _TABULAR:
+        return tabular.rows_to_papers(_TABULAR[fmt](text, path), columns, path, vectors)
+    if fmt == ".bib":
+        return parse_bibtex(text, path)
+    return parse_text(text, path)
 
 
-def _rows(rows: Callable[[str, Path], Iterable]) -> Callable[[str, Path, Columns], list[Paper]]:
-    return lambda text, path, columns: tabular.rows_to_papers(rows(text, path), columns, path)
-
-
-_TEXT_READERS: dict[str, Callable[[str, Path, Columns], list[Paper]]] = {
-    ".csv": _rows(lambda text, path: tabular.csv_rows(text, path, ",")),
-    ".tsv": _rows(lambda text, path: tabular.csv_rows(text, path, "\t")),
-    ".jsonl": _rows(tabular.jsonl_rows),
-    ".ndjson": _rows(tabular.jsonl_rows),
-    ".json": _rows(tabular.json_rows),
-    ".bib": lambda text, path, _columns: parse_bibtex(text, path),
+_TABULAR: dict[str, Callable[[str, Path], Iterable]] = {
+    ".csv": lambda text, path: tabular.csv_rows(text, path, ","),
+    ".tsv": lambda text, path: tabular.csv_rows(text, path, "\t"),
+    ".jsonl": tabular.jsonl_rows,
+    ".ndjson": tabular.jsonl_rows,
+    ".json": tabular.json_rows,
 }

@@ -25,6 +25,7 @@ from typing import Any
 from taxonomy.errors import TaxonomyError, printable
 from taxonomy.ingest.records import make_paper
 from taxonomy.ingest.textio import DEFAULT_LIMITS, ReadLimits, line_finder
+from taxonomy.ingest.vectors import VectorSink
 from taxonomy.models import Paper
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,17 @@ class Columns:
     title: str = "title"
     abstract: str = "abstract"
     id: str | None = "arxiv_id"
+    vector: str | None = None  # input.vector_column: each record's own embedding
 
 
 def rows_to_papers(
-    rows: Iterable[tuple[int | None, Row]], columns: Columns, path: Path
+    rows: Iterable[tuple[int | None, Row]],
+    columns: Columns,
+    path: Path,
+    vectors: VectorSink | None = None,
 ) -> list[Paper]:
-    """Papers from rows; rows with an empty abstract are skipped."""
+    """Papers from rows; rows with an empty abstract are skipped. With `vectors`, each kept
+    paper's vector (the `columns.vector` column) goes there."""
     rows = list(rows)
     if not rows:  # a header alone, or blank rows: the caller reports "no abstracts"
         return []
@@ -70,6 +76,15 @@ def rows_to_papers(
     if columns.id:  # None switches ids off altogether
         candidates = [_resolve(name, present) for name in (columns.id, *ID_COLUMNS)]
         id_column = next((column for column in candidates if column), None)
+    vector_column = None
+    if vectors is not None:
+        vector_column = _resolve(vectors.column, present)
+        if vector_column is None:
+            raise TaxonomyError(
+                f"input.vector_column: no {vectors.column!r} column; columns are: "
+                f"{', '.join(present)}",
+                path=path,
+            )
     dates = [_resolve(name, present) for name in DATE_COLUMNS]
     date = next((column for column in dates if column), None)
     papers = []
@@ -94,6 +109,8 @@ def rows_to_papers(
         )
         if paper is not None:
             papers.append(paper)
+            if vectors is not None:
+                vectors.add(paper, row.get(vector_column), path, line)
     return papers
 
 
@@ -203,11 +220,16 @@ def parquet_rows(
     except Exception as err:  # e.g. timestamps out of range for pandas
         raise TaxonomyError(f"cannot read Parquet file: {err}", path=path) from err
     names = [str(c) for c in frame.columns]
+    # The vector column's arrays pass through as they are (rows_to_papers reads them).
+    vector = _resolve(columns.vector, names) if columns and columns.vector else None
     # object dtype + None for every missing value (NaN, pd.NA, NaT) so _scalar sees one form.
     frame = frame.astype(object).where(frame.notna(), None)
     for values in frame.itertuples(index=False, name=None):
         # Parquet has no lines; row numbers would be misread as lines, so none are given.
-        yield None, {c: _scalar(v) for c, v in zip(names, values, strict=True)}
+        yield (
+            None,
+            {c: v if c == vector else _scalar(v) for c, v in zip(names, values, strict=True)},
+        )
 
 
 def _check_text_columns(schema: Any, columns: Columns, path: Path) -> None:

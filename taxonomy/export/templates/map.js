@@ -777,6 +777,7 @@
     $("selection-info").hidden = nSelected === 0;
     $("selection-count").textContent = `${nSelected.toLocaleString("en-US")} selected`;
     $("csv").textContent = nSelected ? "Download CSV (selected)" : "Download CSV";
+    $("bib").textContent = nSelected ? "BibTeX (selected)" : "BibTeX";
     requestDraw();
   }
   $("selection-clear").addEventListener("click", clearSelection);
@@ -800,17 +801,52 @@
     rows[0] = rows[0].map((h) => csvField(h));
     return rows.map((r) => r.join(",")).join("\r\n") + "\r\n";
   }
-  $("csv").addEventListener("click", () => {
-    const blob = new Blob(["\ufeff", csvText()], { type: "text/csv;charset=utf-8" });
-    const url = URL.createObjectURL(blob);
+  // BibTeX of the same papers as the CSV, escaped as taxonomy/export/bib.py escapes them.
+  const BIB_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+  const BIB_NAMED = { "\\": "\\textbackslash{}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}" };
+  const BIB_LONE = { "{": "\\textbraceleft{}", "}": "\\textbraceright{}" };
+  function bibField(v) {
+    const s = String(v == null ? "" : v).split(/\s+/).filter(Boolean).join(" ");
+    const open = [], lone = new Set(); // BibTeX counts every brace: lone ones go by name
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === "{") open.push(i);
+      else if (s[i] === "}") { if (open.length) open.pop(); else lone.add(i); }
+    }
+    for (const i of open) lone.add(i);
+    return s.replace(/[\\{}&%$#_~^]/g, (c, i) => (lone.has(i) ? BIB_LONE[c] : BIB_NAMED[c] || "\\" + c));
+  }
+  function bibText() {
+    const out = [];
+    for (let i = 0; i < N; i++) {
+      if (nSelected ? !(selected[i] && visible[i]) : !active(i)) continue;
+      const arxiv = arxivOf(i), fields = [];
+      if (D.t[i]) fields.push(["title", D.t[i]]);
+      fields.push(["abstract", D.a[i]]);
+      if (YM[i] >= 0) {
+        const [year, month] = String(D.months[YM[i]]).split("-");
+        fields.push(["year", year], ["month", BIB_MONTHS[Number(month) - 1] || month]);
+      }
+      if (arxiv) fields.push(["eprint", arxiv], ["archiveprefix", "arXiv"], ["url", ARXIV_ABS + arxiv]);
+      const theme = TH[i] >= 0 ? themes[TH[i]].name : "", topic = TP[i] >= 0 ? topics[TP[i]].name : "";
+      if (theme && topic) fields.push(["keywords", theme + "; " + topic]);
+      if (shortened[i]) fields.push(["note", "abstract shortened in the map"]);
+      const key = (arxiv ? "arXiv:" + arxiv : String(D.id[i])).replace(/[^A-Za-z0-9:._-]/g, "_");
+      out.push("@misc{" + key + ",\n" + fields.map(([k, v]) => "  " + k + " = {" + bibField(v) + "}").join(",\n") + "\n}\n");
+    }
+    return out.join("\n");
+  }
+  function download(parts, type, ext) {
+    const url = URL.createObjectURL(new Blob(parts, { type }));
     const a = el("a");
     a.href = url;
-    a.download = (String(D.title).replace(/[^\w-]+/g, "-").replace(/^-+|-+$/g, "") || "papers") + ".csv";
+    a.download = (String(D.title).replace(/[^\w-]+/g, "-").replace(/^-+|-+$/g, "") || "papers") + ext;
     document.body.append(a);
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 30000);
-  });
+  }
+  $("csv").addEventListener("click", () => download(["\ufeff", csvText()], "text/csv;charset=utf-8", ".csv"));
+  $("bib").addEventListener("click", () => download([bibText()], "application/x-bibtex;charset=utf-8", ".bib"));
 
   // ---------------------------------------------------------------- map interaction
   let drag = null;
@@ -941,6 +977,7 @@
       return selectLasso(points.map(([x, y]) => [x - r.left, y - r.top]));
     },
     csvText,
+    bibText,
     redraw: draw,
   });
 
