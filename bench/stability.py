@@ -129,6 +129,7 @@ def holdout(work: Path) -> dict:
     shutil.copytree(part, full)
     shutil.copytree(part, work / "assigned")
     run(config(work / "c100", [data / "fit.csv", data / "held.csv"]), out=full)
+    shutil.copytree(part, refit)  # --refit over the 90 % run: its ids are matched to that run's
     run(config(work / "c100", [data / "fit.csv", data / "held.csv"]), out=refit, refit=True)
     cols = {"title_column": "title", "abstract_column": "abstract", "id_column": "arxiv_id"}
     assign(
@@ -158,9 +159,20 @@ def holdout(work: Path) -> dict:
         "held_out_ari_assign_vs_refit": round(
             adjusted_rand_score(truth, assigned.loc[new_ids, "topic_id"]), 3
         ),
+        "held_out_same_id_update": same_id(after, fresh, new_ids),
+        "held_out_same_id_assign": same_id(assigned, fresh, new_ids),
         "held_out_agreement_update": matched_agreement(after, fresh, old_ids, new_ids),
         "held_out_agreement_assign": matched_agreement(assigned, fresh, old_ids, new_ids),
     }
+
+
+def same_id(placed: pd.DataFrame, refit: pd.DataFrame, new: list) -> str:
+    """Held-out papers given a topic that have the same topic id as in the refit (whose ids
+    were matched to the 90 % run): docs/CURATION.md's 'assign vs refit: same topic id'."""
+    topics = placed.loc[new, "topic_id"]
+    given = [i for i in new if topics[i] and topics[i] != "unassigned"]
+    hits = sum(placed.loc[i, "topic_id"] == refit.loc[i, "topic_id"] for i in given)
+    return f"{hits / max(len(given), 1):.3f} ({hits} of {len(given)})"
 
 
 def matched_agreement(placed: pd.DataFrame, refit: pd.DataFrame, old: list, new: list) -> float:

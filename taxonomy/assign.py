@@ -18,8 +18,9 @@ import numpy as np
 from taxonomy.curate.ids import RunState
 from taxonomy.embed import Embedder, Progress
 from taxonomy.errors import TaxonomyError
+from taxonomy.export import GIVEN_VECTORS, npy_bytes
 from taxonomy.models import Corpus, Paper
-from taxonomy.pipeline import GIVEN_VECTORS, Stages, _Announced, _npy_bytes
+from taxonomy.progress import Announced, Stages
 from taxonomy.tree import Taxonomy
 
 NEW_THEME_ID = "unassigned"
@@ -89,7 +90,7 @@ def assign(
     extra: dict[str, str | bytes] = {}
     if state.vectors == "given":
         new_vecs, old_vecs = _given_vectors(given, new_corpus, run_dir, len(old), centroids)
-        extra[GIVEN_VECTORS] = _npy_bytes(np.vstack([old_vecs, new_vecs]))
+        extra[GIVEN_VECTORS] = npy_bytes(np.vstack([old_vecs, new_vecs]))
     else:
         if given is not None:
             raise TaxonomyError(
@@ -136,7 +137,7 @@ def _run_embedder(
             f"embedded with {state.model_id}; run `taxonomy run` again to refit",
             path=run_dir / "state.json",
         )
-    return _Announced(chosen, stages.note, "assign")
+    return Announced(chosen, stages.note, "assign")
 
 
 def _embed_with(

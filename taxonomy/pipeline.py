@@ -10,10 +10,7 @@ fits, and writes the outputs; `assign` places new papers into a finished run.
 from __future__ import annotations
 
 import os
-import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +24,7 @@ from taxonomy.curate.ids import RunState
 from taxonomy.embed import Embedder, Progress
 from taxonomy.errors import TaxonomyError
 from taxonomy.models import Corpus, Paper, TaxonomyNode
+from taxonomy.progress import Announced, Stages
 from taxonomy.tree import Taxonomy
 
 
@@ -58,84 +56,6 @@ class RunResult:
     @property
     def unassigned(self) -> int:
         return self.taxonomy.unassigned
-
-
-class Stages:
-    """Times each stage and shows it: on a terminal a spinner, or a bar where the work is
-    countable; elsewhere (a log file, CI) one timestamped line per stage (`12:03:04 reduce …
-    12.3 s`) and a line per tenth of countable work; nothing when `show` is False."""
-
-    def __init__(self, show: bool, *, verbose: bool = False, terminal: bool | None = None) -> None:
-        self.timings: dict[str, float] = {}
-        self.show = show
-        self.verbose = verbose  # plain lines also when each stage starts
-        self.terminal = sys.stderr.isatty() if terminal is None else terminal
-
-    def note(self, text: str) -> None:
-        """A message between the stages (e.g. how much is about to be embedded)."""
-        if self.show:
-            self._line(text)
-
-    def _line(self, text: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
-
-    @contextmanager
-    def __call__(self, name: str, total: int = 0) -> Iterator[Progress | None]:
-        start = time.perf_counter()
-        if not self.show:
-            yield None
-        elif not self.terminal:
-            if self.verbose:
-                self._line(f"{name} …" + (f" 0/{total}" if total else ""))
-            yield self._ticks(name, total) if total else None
-            self._line(f"{name} … {time.perf_counter() - start:.1f} s")
-        elif total:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            with Progress(name, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-                task = bar.add_task(name, total=total)
-                yield lambda k: bar.advance(task, k)
-        else:
-            from rich.console import Console
-
-            with Console(stderr=True).status(f"[bold]{name}[/]…"):
-                yield None
-        self.timings[name] = time.perf_counter() - start
-
-    def _ticks(self, name: str, total: int) -> Progress:
-        done, shown = 0, 0
-
-        def tick(k: int) -> None:
-            nonlocal done, shown
-            done += k
-            if done * 10 // total > shown * 10 // total and done < total:
-                shown = done
-                self._line(f"{name} {done}/{total}")
-
-        return tick
-
-
-# Embedding more texts than this (not in the cache) is announced before it starts.
-ANNOUNCE_EMBEDDING = 200
-
-
-class _Announced:
-    """An Embedder that says how many texts it is about to embed when they are many (the
-    embed stage calls `chunk(n_missing)` once before encoding)."""
-
-    def __init__(self, inner: Embedder, say: Any, what: str) -> None:
-        self.inner, self.say, self.what = inner, say, what
-        self.model_name, self.max_tokens, self.dim = inner.model_name, inner.max_tokens, inner.dim
-
-    def chunk(self, n_missing: int) -> int:
-        if n_missing > ANNOUNCE_EMBEDDING:
-            self.say(
-                f"{self.what}: embedding {n_missing} texts not in the cache with {self.model_name}"
-            )
-        return self.inner.chunk(n_missing)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return self.inner.encode(texts)
 
 
 def _config(config: Config | dict | str | Path | None, overrides: dict[str, Any]) -> Config:
@@ -224,7 +144,7 @@ def _record_sources(state: RunState, config: Any, cfg: Config) -> None:
 def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dict[str, Path]:
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import state_json
-    from taxonomy.export import write_outputs
+    from taxonomy.export import GIVEN_VECTORS, npy_bytes, write_outputs
 
     extra: dict[str, str | bytes] = {
         "changes.json": changes_json(result.changes),
@@ -232,7 +152,7 @@ def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dic
         "state.json": state_json(result.state),
     }
     if vectors is not None:  # what `taxonomy assign` places new papers among
-        extra[GIVEN_VECTORS] = _npy_bytes(vectors)
+        extra[GIVEN_VECTORS] = npy_bytes(vectors)
     return write_outputs(
         out_dir,
         result.corpus,
@@ -252,18 +172,6 @@ def _held(out_dir: Path) -> tuple[list[str], np.ndarray] | None:
         return None
     papers, _, layout = read_documents(path)
     return [p.id for p in papers.papers], layout
-
-
-# With the user's own vectors, the run keeps them (one row per documents.csv row) for `assign`.
-GIVEN_VECTORS = "embeddings.npy"
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array, np.float32), allow_pickle=False)
-    return buffer.getvalue()
 
 
 def _as_corpus(papers: Any, cfg: Config) -> tuple[Corpus, np.ndarray | None]:
@@ -329,7 +237,7 @@ def fit(
     work = _Work(cfg, corpus, stages, edits or Edits(), previous, given=given)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(cfg.cache_dir) / "numba"))
     backend = engines.build(cfg.compute, cfg.embed, embedder)
-    announced = _Announced(backend.embedder, stages.note, "embed")
+    announced = Announced(backend.embedder, stages.note, "embed")
     work.embed = _Embedding(announced, Path(cfg.cache_dir), usable=not given)
     work.model_id = "" if given else backend.embedder.model_name
     if embeddings is None:

@@ -307,7 +307,7 @@ def test_plain_progress_lines_off_a_terminal(capsys):
 
 
 def test_many_texts_to_embed_are_announced():
-    from taxonomy.pipeline import _Announced
+    from taxonomy.progress import Announced as _Announced
 
     said = []
     wrapped = _Announced(FakeEmbedder(), said.append, "assign")

@@ -7,6 +7,7 @@ Export reads only plain data: the corpus, the taxonomy's tree view and the map l
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -57,6 +58,16 @@ def map_inputs(corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarra
 
 
 POSITION_DECIMALS = 5  # map positions as documents.csv stores them
+
+# With the user's own vectors, the run keeps them (one row per documents.csv row) for `assign`.
+GIVEN_VECTORS = "embeddings.npy"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
 
 # Keys of the `files` dict returned to the CLI, by output file name.
 KINDS = {
