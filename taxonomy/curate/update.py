@@ -228,13 +228,20 @@ def update_topics(
     floor = placement.similarity_floor(embeddings[kept], topic_of[kept])
     centroids = group_centroids(embeddings, topic_of, k)
     topic_of[held.new] = placement.assign_to_centroids(embeddings[held.new], centroids, floor)[0]
-    pool = np.flatnonzero(topic_of < 0)  # new papers no topic fits + those unassigned before
+    # The pool: every new paper and those left unassigned before. A dense group of them is a
+    # new subject when most of its new papers fit no topic; its members that did fit one go
+    # with their peers, papers left out before only when close to the new papers' centroid.
+    pool = np.union1d(held.new, np.flatnonzero(topic_of < 0))
     groups = emerging_topics(pool, vectors, min_size, seed)
-    # A group mostly of papers the fit already left out is noise it judged, not a new subject.
     is_new = np.isin(pool, held.new)
+    misfit = is_new & (topic_of[pool] < 0)
     for g in range(int(groups.max()) + 1 if len(groups) else 0):
-        if is_new[groups == g].mean() < NEW_SHARE:
-            groups[groups == g] = -1
+        members = groups == g
+        if (
+            is_new[members].mean() < NEW_SHARE
+            or misfit[members].sum() < NEW_SHARE * is_new[members].sum()
+        ):
+            groups[members] = -1
     groups = relabel(groups, sorted(set(groups[groups >= 0].tolist())))
     _keep_close(groups, pool, is_new, embeddings, floor)
     topic_of[pool[groups >= 0]] = k + groups[groups >= 0]
