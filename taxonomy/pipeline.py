@@ -40,6 +40,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     newly_embedded: int = 0
     out_dir: Path | None = None  # where `run` wrote the outputs
+    embeddings: np.ndarray | None = None  # [n, d] the papers' vectors (sentence model or given)
 
     @cached_property
     def themes(self) -> list[TaxonomyNode]:
@@ -56,6 +57,25 @@ class RunResult:
     @property
     def unassigned(self) -> int:
         return self.taxonomy.unassigned
+
+    def topic_vectors(self) -> dict[str, np.ndarray]:
+        """Topic id -> centroid of its papers' embeddings (the report's similarity heatmap)."""
+        if self.embeddings is None:
+            return {}
+        centroids = self.taxonomy.centroids(self.embeddings, 0)
+        return dict(zip(self.taxonomy.ids[0], centroids, strict=True))
+
+    def to_bertopic(self) -> Any:
+        """A fitted `bertopic.BERTopic` holding exactly these topics (BERTopic's manual topic
+        modelling: our assignment, our embeddings, our labels as its custom labels), so its
+        `get_topic_info`, `visualize_*`, `topics_over_time` and `save` work on them.
+        BERTopic numbers topics by size; `taxonomy.interop.topic_id_map` maps ours to its."""
+        from taxonomy.interop import to_bertopic
+
+        if self.embeddings is None:
+            raise ValueError("this result holds no embeddings")
+        labels = {t: self.taxonomy.labels.get(i, "") for t, i in enumerate(self.taxonomy.ids[0])}
+        return to_bertopic(self.corpus.texts, self.topic_of, self.embeddings, labels)
 
 
 class Stages:
@@ -102,7 +122,7 @@ def run(
     from taxonomy.atomic import locked
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import read_state, state_json
-    from taxonomy.export import write_outputs
+    from taxonomy.export import default_title, write_outputs
 
     cfg = _config(config, overrides)
     out_dir = Path(out) if out is not None else Path(cfg.output.dir)
@@ -130,6 +150,10 @@ def run(
                 result.themes,
                 result.layout,
                 map_html=cfg.output.map,
+                report=cfg.output.report,
+                figure=cfg.output.figure,
+                title=cfg.output.title or default_title(cfg.input.paths),
+                topic_vectors=result.topic_vectors() if cfg.output.report else None,
                 extra={
                     "changes.json": changes_json(result.changes),
                     "changes.md": changes_markdown(result.changes),
@@ -220,7 +244,9 @@ def fit(
         seeds=[vars(o) for o in seed_outcomes],
         deleted=frozenset(edits.spec.delete),
     )
-    return RunResult(cfg, corpus, labelled, layout, state, changes, newly_embedded=newly)
+    return RunResult(
+        cfg, corpus, labelled, layout, state, changes, newly_embedded=newly, embeddings=embeddings
+    )
 
 
 class _Embedding:
@@ -271,14 +297,44 @@ def _fit_topics(
     with stages("cluster"):
         spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
         topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
+    with stages("layout"):
+        fit_layout = _map_layout(fit_vectors, topics.topic_of, reduced["layout"], cfg, backend)
     if sample is None:
-        return vectors, sample, topics, reduced["layout"]
+        return vectors, sample, topics, fit_layout
     with stages("assign"):
         centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
         topic_of, layout = placement.place_rest(
-            vectors, sample, topics.topic_of, reduced["layout"], centroids, assign=backend.assign
+            vectors, sample, topics.topic_of, fit_layout, centroids, assign=backend.assign
         )
     return vectors, sample, cluster.TopicFit(topic_of, topics.min_size), layout
+
+
+def _map_layout(
+    vectors: np.ndarray, topic_of: np.ndarray, plain: np.ndarray, cfg: Config, backend: Any
+) -> np.ndarray:
+    """The map layout `output.layout` asks for: the topics as islands (cached like reduce), or
+    the plain 2-D UMAP `reduce` made."""
+    from taxonomy import reduce
+    from taxonomy.stage_cache import cached_arrays
+
+    if cfg.output.layout == "umap":
+        return plain
+    options = dict(
+        n_neighbors=cfg.reduce.n_neighbors,
+        min_dist=reduce.ISLAND_MIN_DIST,
+        target_weight=reduce.ISLAND_TARGET_WEIGHT,
+        seed=cfg.seed,
+    )
+    return cached_arrays(
+        Path(cfg.cache_dir),
+        "layout",
+        [vectors, topic_of, plain, options, backend.reducer_name],
+        lambda: {
+            "layout": reduce.island_layout(
+                vectors, topic_of, init=plain, **options, make_umap=backend.make_umap
+            )
+        },
+    )["layout"]
 
 
 NEW_THEME_ID = "unassigned"

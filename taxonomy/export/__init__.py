@@ -1,4 +1,5 @@
-"""Export stage: write taxonomy.yaml, documents.csv and map.html into the output folder.
+"""Export stage: write taxonomy.yaml, documents.csv, map.html, report.html, trends.csv and the
+static figure (map.png, map.svg) into the output folder.
 
 Everything is computed in memory first and the files are then swapped in as one set, so a
 failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,14 +58,37 @@ KINDS = {
     "taxonomy.yaml": "taxonomy",
     "documents.csv": "documents",
     "map.html": "map",
+    "report.html": "report",
+    "trends.csv": "trends",
+    "map.png": "figure",
+    "map.svg": "figure_svg",
     "changes.md": "changes",
     "changes.json": "diff",
     "state.json": "state",
 }
 
 
+DEFAULT_TITLE = "Topic map"
+
+
+def default_title(paths: Sequence[str | Path]) -> str:
+    """The page title when `output.title` is not set: the first input's name (file stem or
+    folder name), e.g. `data/seeds` -> "Topics in seeds"; used by map.html, report.html and
+    the figure."""
+    names = [Path(p).stem or Path(p).resolve().name for p in paths]
+    if not names or not names[0]:
+        return DEFAULT_TITLE
+    more = f" (+{len(names) - 1} more)" if len(names) > 1 else ""
+    return f"Topics in {names[0]}{more}"
+
+
 def tables_and_map(
-    corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray, *, map_html: bool
+    corpus: Corpus,
+    themes: Sequence[TaxonomyNode],
+    layout: np.ndarray,
+    *,
+    map_html: bool,
+    title: str = DEFAULT_TITLE,
 ) -> dict[str, str]:
     """documents.csv and (optionally) map.html, as text."""
     contents = {"documents.csv": documents_csv(documents_frame(corpus, themes, layout))}
@@ -71,15 +96,42 @@ def tables_and_map(
         from taxonomy.export.html_map import render_map_html
 
         points, theme_labels, topic_labels = map_inputs(corpus, themes, layout)
-        contents["map.html"] = render_map_html(
-            points, theme_labels, topic_labels, title="Topic map"
-        )
+        contents["map.html"] = render_map_html(points, theme_labels, topic_labels, title=title)
     return contents
 
 
-def publish_outputs(out: Path, contents: Mapping[str, str]) -> dict[str, Path]:
-    """Swap `contents` ({file name: text}) into `out` as one set; returns {kind: path}."""
-    paths = publish(out, {name: text.encode("utf-8") for name, text in contents.items()})
+def report_and_trends(
+    corpus: Corpus,
+    themes: Sequence[TaxonomyNode],
+    *,
+    title: str,
+    topic_vectors: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """report.html (plotly, offline) and trends.csv (papers per theme/topic per month)."""
+    from taxonomy.export.report import report_html, trends_csv, trends_frame
+
+    trends = trends_frame(corpus, themes)
+    page = report_html(corpus, themes, title=title, topic_vectors=topic_vectors, trends=trends)
+    return {"report.html": page, "trends.csv": trends_csv(trends)}
+
+
+def figure_files(
+    layout: np.ndarray, themes: Sequence[TaxonomyNode], *, title: str
+) -> dict[str, bytes | str]:
+    """map.png (300 dpi) and map.svg: the static labelled figure (matplotlib, imported here)."""
+    from taxonomy.export.figure import map_figure
+
+    png, svg = map_figure(layout, themes, title=title)
+    return {"map.png": png, "map.svg": svg}
+
+
+def publish_outputs(out: Path, contents: Mapping[str, str | bytes]) -> dict[str, Path]:
+    """Swap `contents` ({file name: text or bytes}) into `out` as one set; returns {kind: path}."""
+    data = {
+        name: body if isinstance(body, bytes) else body.encode("utf-8")
+        for name, body in contents.items()
+    }
+    paths = publish(out, data)
     return {KINDS.get(name, name): path for name, path in paths.items()}
 
 
@@ -90,10 +142,22 @@ def write_outputs(
     layout: np.ndarray,
     *,
     map_html: bool,
-    extra: Mapping[str, str] | None = None,
+    report: bool = False,
+    figure: bool = False,
+    title: str = DEFAULT_TITLE,
+    topic_vectors: Mapping[str, Any] | None = None,
+    extra: Mapping[str, str | bytes] | None = None,
 ) -> dict[str, Path]:
-    """taxonomy.yaml, documents.csv, map.html and `extra` files, swapped in as one set."""
+    """taxonomy.yaml, documents.csv, map.html, (with `report`) report.html and trends.csv,
+    (with `figure`) map.png and map.svg, and `extra` files, swapped in as one set.
+    `topic_vectors` (topic id -> vector) feed the report's similarity heatmap."""
     unassigned = len(corpus) - sum(theme.size for theme in themes)
-    contents = {"taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)}
-    contents |= tables_and_map(corpus, themes, layout, map_html=map_html)
+    contents: dict[str, str | bytes] = {
+        "taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)
+    }
+    contents |= tables_and_map(corpus, themes, layout, map_html=map_html, title=title)
+    if report:
+        contents |= report_and_trends(corpus, themes, title=title, topic_vectors=topic_vectors)
+    if figure:
+        contents |= figure_files(layout, themes, title=title)
     return publish_outputs(out, {**contents, **(extra or {})})
