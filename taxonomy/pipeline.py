@@ -154,6 +154,7 @@ def run(
                 figure=cfg.output.figure,
                 title=cfg.output.title or default_title(cfg.input.paths),
                 topic_vectors=result.topic_vectors() if cfg.output.report else None,
+                cache_dir=Path(cfg.cache_dir),
                 extra={
                     "changes.json": changes_json(result.changes),
                     "changes.md": changes_markdown(result.changes),

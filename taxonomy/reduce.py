@@ -12,6 +12,7 @@ still sets most of the layout (docs/MAP.md measures both).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
+
+log = logging.getLogger(__name__)
 
 # Below this many papers UMAP's k-NN graph is too small to be trusted; PCA is used instead.
 MIN_PAPERS_FOR_UMAP = 30
@@ -272,9 +275,17 @@ def island_layout(
     settings: dict[str, Any] = {"target_weight": target_weight}
     if init is not None and make_umap.name == "umap":  # umap-learn takes an array to start from
         settings["init"] = np.asarray(init, np.float64)
-    model.set_params(**settings)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")
-        xy = np.asarray(model.fit_transform(vectors, y=labels))
+        try:
+            model.set_params(**settings)
+            xy = np.asarray(model.fit_transform(vectors, y=labels))
+        except (AttributeError, TypeError) as err:  # a backend without supervised UMAP
+            log.warning(
+                "%s cannot fit a supervised layout (%s); the map keeps its plain layout",
+                make_umap.name,
+                err,
+            )
+            return _scale01(init) if init is not None else _scale01(_pca(vectors, 2, seed))
     return _scale01(xy)

@@ -3,7 +3,8 @@ static figure (map.png, map.svg) into the output folder.
 
 Everything is computed in memory first and the files are then swapped in as one set, so a
 failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
-Export reads only plain data: the corpus, the taxonomy's tree view and the map layout.
+Export reads only plain data: the corpus, the taxonomy's tree view and the map layout (and
+keeps the drawn figure in the stage cache, `taxonomy.stage_cache`).
 """
 
 from __future__ import annotations
@@ -116,13 +117,39 @@ def report_and_trends(
 
 
 def figure_files(
-    layout: np.ndarray, themes: Sequence[TaxonomyNode], *, title: str
+    layout: np.ndarray,
+    themes: Sequence[TaxonomyNode],
+    *,
+    title: str,
+    cache_dir: Path | None = None,
 ) -> dict[str, bytes | str]:
-    """map.png (300 dpi) and map.svg: the static labelled figure (matplotlib, imported here)."""
-    from taxonomy.export.figure import map_figure
+    """map.png (300 dpi) and map.svg: the static labelled figure.
 
-    png, svg = map_figure(layout, themes, title=title)
-    return {"map.png": png, "map.svg": svg}
+    Drawing it costs ~1 s on the seeds (half of it importing matplotlib), so with a
+    `cache_dir` the two files are kept in the stage cache under a hash of everything they
+    show (layout, themes, labels, title, the figure code and matplotlib's version): a re-run
+    whose map did not change reads them back without importing matplotlib.
+    """
+    from importlib.metadata import version
+
+    from taxonomy.export import figure
+    from taxonomy.stage_cache import cached_arrays
+
+    def draw() -> dict[str, np.ndarray]:
+        png, svg = figure.map_figure(layout, themes, title=title)
+        return {
+            "png": np.frombuffer(png, np.uint8),
+            "svg": np.frombuffer(svg.encode("utf-8"), np.uint8),
+        }
+
+    if cache_dir is None:
+        drawn = draw()
+    else:
+        nodes = [[t.id, t.label, t.members] for t in themes]
+        code = Path(figure.__file__).read_text(encoding="utf-8")
+        key = [np.asarray(layout), nodes, title, code, version("matplotlib")]
+        drawn = cached_arrays(Path(cache_dir), "figure", key, draw)
+    return {"map.png": drawn["png"].tobytes(), "map.svg": drawn["svg"].tobytes().decode("utf-8")}
 
 
 def publish_outputs(out: Path, contents: Mapping[str, str | bytes]) -> dict[str, Path]:
@@ -146,11 +173,13 @@ def write_outputs(
     figure: bool = False,
     title: str = DEFAULT_TITLE,
     topic_vectors: Mapping[str, Any] | None = None,
+    cache_dir: Path | None = None,
     extra: Mapping[str, str | bytes] | None = None,
 ) -> dict[str, Path]:
     """taxonomy.yaml, documents.csv, map.html, (with `report`) report.html and trends.csv,
     (with `figure`) map.png and map.svg, and `extra` files, swapped in as one set.
-    `topic_vectors` (topic id -> vector) feed the report's similarity heatmap."""
+    `topic_vectors` (topic id -> vector) feed the report's similarity heatmap; `cache_dir`
+    keeps the drawn figure for re-runs (see `figure_files`)."""
     unassigned = len(corpus) - sum(theme.size for theme in themes)
     contents: dict[str, str | bytes] = {
         "taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)
@@ -159,5 +188,5 @@ def write_outputs(
     if report:
         contents |= report_and_trends(corpus, themes, title=title, topic_vectors=topic_vectors)
     if figure:
-        contents |= figure_files(layout, themes, title=title)
+        contents |= figure_files(layout, themes, title=title, cache_dir=cache_dir)
     return publish_outputs(out, {**contents, **(extra or {})})
