@@ -417,7 +417,7 @@
 
   function obstacles() {
     const out = [];
-    for (const id of ["topbar", "sidebar", "panel", "controls"]) {
+    for (const id of ["topbar", "sidebar", "panel", "controls", "hint"]) {
       const e = $(id);
       if (e.hidden) continue;
       const b = e.getBoundingClientRect();
