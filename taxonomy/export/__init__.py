@@ -21,19 +21,20 @@ from taxonomy.models import Corpus, TaxonomyNode
 
 
 def map_inputs(corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray):
-    """Points and label anchors for the HTML map (label anchors at members' median position)."""
+    """Points and label anchors for the HTML map (label anchors: `anchors.label_anchor`)."""
+    from taxonomy.export.anchors import label_anchor
     from taxonomy.export.html_map import MapLabel, MapPoint
 
     theme_index: dict[int, int] = {}
     topic_index: dict[int, int] = {}
     theme_labels, topic_labels = [], []
     for j, theme in enumerate(themes):
-        xy = np.median(layout[theme.members], axis=0)
+        xy = label_anchor(layout, theme.members)
         theme_labels.append(MapLabel(theme.label, float(xy[0]), float(xy[1]), theme.size, -1))
         for i in theme.members:
             theme_index[i] = j
         for topic in theme.children:
-            xy = np.median(layout[topic.members], axis=0)
+            xy = label_anchor(layout, topic.members)
             for i in topic.members:
                 topic_index[i] = len(topic_labels)
             topic_labels.append(MapLabel(topic.label, float(xy[0]), float(xy[1]), topic.size, j))
