@@ -94,6 +94,13 @@ class HierarchyConfig(_Section):
 class OutputConfig(_Section):
     dir: str = "outputs"
     map: bool = True
+    # Title of map.html, report.html and map.png; None: from the first input's name.
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    report: bool = True  # report.html (plotly, offline) and trends.csv
+    figure: bool = True  # map.png (300 dpi) and map.svg
+    # islands: UMAP with the fitted topics as a partial target (topics as islands, themes as
+    # regions); umap: the plain 2-D UMAP of the paper vectors.
+    layout: Literal["islands", "umap"] = "islands"
 
 
 class ComputeConfig(_Section):

@@ -40,6 +40,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     newly_embedded: int = 0
     out_dir: Path | None = None  # where `run` wrote the outputs
+    embeddings: np.ndarray | None = None  # [n, d] the papers' vectors (sentence model or given)
 
     @cached_property
     def themes(self) -> list[TaxonomyNode]:
@@ -56,6 +57,25 @@ class RunResult:
     @property
     def unassigned(self) -> int:
         return self.taxonomy.unassigned
+
+    def topic_vectors(self) -> dict[str, np.ndarray]:
+        """Topic id -> centroid of its papers' embeddings (the report's similarity heatmap)."""
+        if self.embeddings is None:
+            return {}
+        centroids = self.taxonomy.centroids(self.embeddings, 0)
+        return dict(zip(self.taxonomy.ids[0], centroids, strict=True))
+
+    def to_bertopic(self) -> Any:
+        """A fitted `bertopic.BERTopic` holding exactly these topics (BERTopic's manual topic
+        modelling: our assignment, our embeddings, our labels as its custom labels), so its
+        `get_topic_info`, `visualize_*`, `topics_over_time` and `save` work on them.
+        BERTopic numbers topics by size; `taxonomy.interop.topic_id_map` maps ours to its."""
+        from taxonomy.interop import to_bertopic
+
+        if self.embeddings is None:
+            raise ValueError("this result holds no embeddings")
+        labels = {t: self.taxonomy.labels.get(i, "") for t, i in enumerate(self.taxonomy.ids[0])}
+        return to_bertopic(self.corpus.texts, self.topic_of, self.embeddings, labels)
 
 
 def _config(config: Config | dict | str | Path | None, overrides: dict[str, Any]) -> Config:
@@ -144,8 +164,9 @@ def _record_sources(state: RunState, config: Any, cfg: Config) -> None:
 def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dict[str, Path]:
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import state_json
-    from taxonomy.export import GIVEN_VECTORS, npy_bytes, write_outputs
+    from taxonomy.export import GIVEN_VECTORS, default_title, npy_bytes, write_outputs
 
+    cfg = result.config
     extra: dict[str, str | bytes] = {
         "changes.json": changes_json(result.changes),
         "changes.md": changes_markdown(result.changes),
@@ -158,7 +179,12 @@ def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dic
         result.corpus,
         result.themes,
         result.layout,
-        map_html=result.config.output.map,
+        map_html=cfg.output.map,
+        report=cfg.output.report,
+        figure=cfg.output.figure,
+        title=cfg.output.title or default_title(cfg.input.paths),
+        topic_vectors=result.topic_vectors() if cfg.output.report else None,
+        cache_dir=Path(cfg.cache_dir),
         extra=extra,
     )
 
@@ -388,7 +414,16 @@ def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
     )
     drift = update.drift(record, raw_topics, len(corpus), labelled.unassigned)
     changes["run"] = {**work.run_info, "drift": drift}
-    return RunResult(cfg, corpus, labelled, layout, state, changes, newly_embedded=work.newly)
+    return RunResult(
+        cfg,
+        corpus,
+        labelled,
+        layout,
+        state,
+        changes,
+        newly_embedded=work.newly,
+        embeddings=work.embeddings,
+    )
 
 
 class _Embedding:
@@ -445,11 +480,41 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     with work.stages("cluster"):
         spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
         topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
+    with work.stages("layout"):
+        fit_layout = _map_layout(fit_vectors, topics.topic_of, reduced["layout"], cfg, backend)
     if sample is None:
-        return topics, reduced["layout"]
+        return topics, fit_layout
     with work.stages("place"):
         centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
         topic_of, layout = placement.place_rest(
-            vectors, sample, topics.topic_of, reduced["layout"], centroids, assign=backend.assign
+            vectors, sample, topics.topic_of, fit_layout, centroids, assign=backend.assign
         )
     return cluster.TopicFit(topic_of, topics.min_size), layout
+
+
+def _map_layout(
+    vectors: np.ndarray, topic_of: np.ndarray, plain: np.ndarray, cfg: Config, backend: Any
+) -> np.ndarray:
+    """The map layout `output.layout` asks for: the topics as islands (cached like reduce), or
+    the plain 2-D UMAP `reduce` made."""
+    from taxonomy import reduce
+    from taxonomy.stage_cache import cached_arrays
+
+    if cfg.output.layout == "umap":
+        return plain
+    options = dict(
+        n_neighbors=cfg.reduce.n_neighbors,
+        min_dist=reduce.ISLAND_MIN_DIST,
+        target_weight=reduce.ISLAND_TARGET_WEIGHT,
+        seed=cfg.seed,
+    )
+    return cached_arrays(
+        Path(cfg.cache_dir),
+        "layout",
+        [vectors, topic_of, plain, options, backend.reducer_name],
+        lambda: {
+            "layout": reduce.island_layout(
+                vectors, topic_of, init=plain, **options, make_umap=backend.make_umap
+            )
+        },
+    )["layout"]

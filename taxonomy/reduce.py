@@ -3,10 +3,16 @@
 Both come from UMAP with a fixed seed (so the same input gives the same output). The map layout
 re-uses the nearest-neighbour graph of the clustering fit instead of searching it again.
 Very small corpora (where UMAP's neighbour graph is meaningless) fall back to PCA.
+
+`island_layout` is the map the outputs show: once the topics are fitted, a second 2-D UMAP
+takes them as a partial target (supervised UMAP, as datamapplot users do), so each topic is an
+island and a theme's topics lie side by side, while the paper vectors' own neighbour graph
+still sets most of the layout (docs/MAP.md measures both).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,10 +23,17 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
+log = logging.getLogger(__name__)
+
 # Below this many papers UMAP's k-NN graph is too small to be trusted; PCA is used instead.
 MIN_PAPERS_FOR_UMAP = 30
 # Up to this many papers the k-NN graph is computed exactly (see exact_knn); above, pynndescent.
 EXACT_KNN_MAX = 30_000
+# How much the island layout follows the topics (UMAP's target_weight: 0 = the paper vectors
+# only, 1 = the topics only) and how tightly it packs an island (UMAP's min_dist). Chosen on
+# the seeds and a 1,000-paper arXiv sample (bench/map_layout.py, docs/MAP.md).
+ISLAND_TARGET_WEIGHT = 0.1
+ISLAND_MIN_DIST = 0.3
 
 
 @dataclass
@@ -225,3 +238,54 @@ def reduce_vectors(
 
 def _no_spaces(space: np.ndarray) -> np.ndarray:
     return np.zeros((0, *space.shape), np.float32)
+
+
+def island_layout(
+    vectors: np.ndarray,
+    topic_of: np.ndarray,
+    *,
+    init: np.ndarray | None = None,
+    n_neighbors: int = 15,
+    min_dist: float = ISLAND_MIN_DIST,
+    seed: int = 42,
+    target_weight: float = ISLAND_TARGET_WEIGHT,
+    make_umap: UmapFactory | None = None,
+) -> np.ndarray:
+    """[n, 2] map positions in [0, 1] where each topic is an island: a 2-D UMAP of `vectors`
+    with `topic_of` (-1: unassigned, left unlabelled) as a categorical partial target.
+
+    The paper vectors' k-NN graph is intersected with the topic labels' graph (weighted by
+    `target_weight`), so papers of one topic are pulled together; starting from `init` (the
+    plain UMAP layout of the same vectors) keeps its global arrangement, so neighbouring
+    topics and themes stay where the vectors put them. Corpora too small for UMAP, or without
+    any topic, keep `init` (or get a PCA layout).
+    """
+    n = len(vectors)
+    labels = np.asarray(topic_of, np.int64)
+    if len(labels) != n:
+        raise ValueError(f"topic_of has {len(labels)} rows, vectors {n}")
+    if n < MIN_PAPERS_FOR_UMAP or not (labels >= 0).any():
+        return _scale01(init) if init is not None else _scale01(_pca(vectors, 2, seed))
+    make_umap = make_umap or CpuUmap()
+    neighbors = min(n_neighbors, n - 1)
+    knn = knn_graph(vectors, neighbors, seed) if make_umap.wants_knn else None
+    model = make_umap(
+        n_components=2, n_neighbors=neighbors, min_dist=min_dist, random_state=seed, knn=knn
+    )
+    settings: dict[str, Any] = {"target_weight": target_weight}
+    if init is not None and make_umap.name == "umap":  # umap-learn takes an array to start from
+        settings["init"] = np.asarray(init, np.float64)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*")
+        try:
+            model.set_params(**settings)
+            xy = np.asarray(model.fit_transform(vectors, y=labels))
+        except (AttributeError, TypeError) as err:  # a backend without supervised UMAP
+            log.warning(
+                "%s cannot fit a supervised layout (%s); the map keeps its plain layout",
+                make_umap.name,
+                err,
+            )
+            return _scale01(init) if init is not None else _scale01(_pca(vectors, 2, seed))
+    return _scale01(xy)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import re
 from pathlib import Path
 
@@ -289,3 +290,198 @@ def test_compressed_map_shows_whole_abstracts(browser, tmp_path, monkeypatch):
     assert pg.evaluate(f"window.taxonomyMap.search({json.dumps(points[3].title)})") >= 1
     assert errors == []
     pg.close()
+
+
+# --------------------------------------------------------------------------- issue 15
+
+LONG_NAMES = [
+    "Multilingual & reinforcement learning from human feedback",
+    "Mutual information & codes",
+    "Auctions",
+    "Diffusion models & image synthesis",
+    "Graph neural networks for molecules",
+    "Speech recognition & audio",
+    "Retrieval-augmented generation",
+    "Robot manipulation & locomotion",
+    "Medical imaging segmentation",
+    "Federated learning & privacy",
+    "KV cache & long context",
+    "Code generation & program repair",
+]
+
+
+def crowded_map(n_themes: int = 24, n: int = 2400, seed: int = 3):
+    """`n_themes` themes of 2-6 % of the papers each, as blobs scattered over the map (some
+    close together), each with 3 topics; names long and short."""
+    from taxonomy.export.html_map import MapLabel, MapPoint
+
+    rng = random.Random(seed)
+    weights = [rng.uniform(2, 6) for _ in range(n_themes)]
+    total = sum(weights)
+    themes, topics, points = [], [], []
+    for t, w in enumerate(weights):
+        cx, cy = rng.uniform(0, 10), rng.uniform(0, 10)
+        name = f"{LONG_NAMES[t % len(LONG_NAMES)]}{'' if t < len(LONG_NAMES) else f' {t}'}"
+        themes.append(MapLabel(name, cx, cy, 0, -1))
+        for k in range(3):
+            topics.append(MapLabel(f"{name} / part {k}", cx + k * 0.3 - 0.3, cy + 0.2 * k, 0, t))
+        for _ in range(round(n * w / total)):
+            k = rng.randrange(3)
+            x, y = rng.gauss(cx + k * 0.3 - 0.3, 0.35), rng.gauss(cy + 0.2 * k, 0.35)
+            i = len(points)
+            points.append(MapPoint(f"p{i}", f"Paper {i}", "text", x, y, t, 3 * t + k))
+    for labels, attr in ((themes, "theme"), (topics, "topic")):
+        for j, lab in enumerate(labels):
+            lab.size = sum(1 for p in points if getattr(p, attr) == j)
+    return points, themes, topics
+
+
+def open_map(browser, path, width=1400, height=880):
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    pg = ctx.new_page()
+    pg.errors, pg.requests = [], []
+    pg.on("console", lambda m: m.type in ("error", "warning") and pg.errors.append(m.text))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => window.taxonomyMap && window.taxonomyMap.ready === true")
+    return ctx, pg
+
+
+def card_boxes(pg) -> list[dict]:
+    return pg.evaluate(
+        """() => ['topbar', 'sidebar', 'panel', 'controls'].map(id => document.getElementById(id))
+            .filter(e => !e.hidden).map(e => e.getBoundingClientRect())
+            .filter(b => b.width && b.height)
+            .map(b => ({x: b.left, y: b.top, w: b.width, h: b.height}))"""
+    )
+
+
+def overlapping(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and (a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [(1400, 880), (1100, 720)])
+def test_every_major_theme_label_is_visible_at_the_default_view(browser, tmp_path, viewport):
+    points, themes, topics = crowded_map()
+    path = tmp_path / "crowded.html"
+    write_map_html(path, points, themes, topics, title="Crowded")
+    ctx, pg = open_map(browser, path, *viewport)
+    try:
+        shown = set(pg.evaluate("window.taxonomyMap.visibleLabels()"))
+        major = {t.name for t in themes if t.size >= 0.03 * len(points)}
+        assert len(major) >= 10
+        assert major <= shown, sorted(major - shown)
+        boxes = pg.evaluate("window.taxonomyMap.labelBoxes()")
+        cards = card_boxes(pg)
+        for box in boxes:  # no label under a card, none off screen
+            assert not any(overlapping(box, c) for c in cards), box
+            assert box["x"] >= 0 and box["x"] + box["w"] <= viewport[0], box
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not overlapping(a, b), (a, b)
+        assert pg.errors == []
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_sidebar_collapses_and_frees_the_map(browser, tmp_path):
+    points, themes, topics = crowded_map()
+    path = tmp_path / "crowded.html"
+    write_map_html(path, points, themes, topics, title="Crowded")
+    ctx, pg = open_map(browser, path)
+    try:
+        left = """() => { const m = window.taxonomyMap;
+            return Math.min(...m.pointIds().map(id => m.pointToScreen(id).x)); }"""
+        side = pg.evaluate("() => document.getElementById('sidebar').getBoundingClientRect().right")
+        assert pg.evaluate(left) > side  # at the default view nothing is under the legend
+        pg.click("#sidebar-toggle")
+        pg.wait_for_timeout(100)
+        assert not pg.is_visible("#legend") and not pg.is_visible("#hist-section")
+        assert pg.get_attribute("#sidebar-toggle", "aria-expanded") == "false"
+        assert pg.evaluate(left) < side  # the map now uses the freed space
+        cards = card_boxes(pg)
+        for box in pg.evaluate("window.taxonomyMap.labelBoxes()"):
+            assert not any(overlapping(box, c) for c in cards), box
+        pg.click("#sidebar-toggle")
+        pg.wait_for_timeout(100)
+        assert pg.is_visible("#legend")
+        assert pg.get_attribute("#sidebar-toggle", "aria-expanded") == "true"
+        assert pg.evaluate(left) > side
+        assert pg.errors == []
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_legend_names_are_shown_whole(browser, tmp_path):
+    points, themes, topics = crowded_map()
+    path = tmp_path / "crowded.html"
+    write_map_html(path, points, themes, topics, title="Crowded")
+    ctx, pg = open_map(browser, path)
+    try:
+        rows = pg.evaluate(
+            """() => [...document.querySelectorAll('#legend .lg-row.theme .lg-name')].map(e =>
+                [e.textContent, e.scrollWidth <= e.clientWidth + 1, e.title])"""
+        )
+        assert {name for name, _, _ in rows} >= {t.name for t in themes}
+        for name, fits, title in rows:
+            assert fits, name  # wrapped, not cut with an ellipsis
+            assert name in title
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_wheel_zoom_steps_are_gentle(page):
+    # Wheel up (negative deltaY) zooms in: a notch is deltaY 100 (pixels) or 3 (lines).
+    levels = [page.evaluate("window.taxonomyMap.wheel(-100)") for _ in range(5)]
+    assert 1.0 < levels[0] <= 1.25
+    assert levels[-1] <= 2.6  # five notches: about 2x, not a handful of points
+    assert levels[-1] * 1.0 < page.evaluate("window.taxonomyMap.wheel(-3, 1)") <= levels[-1] * 1.25
+    assert page.evaluate("window.taxonomyMap.wheel(100)") < levels[-1]
+
+
+@pytest.fixture(scope="module")
+def run_outputs(tmp_path_factory):
+    from tests.helpers.small_run import small_run
+
+    tmp = tmp_path_factory.mktemp("run")
+    return small_run(tmp, tmp / "cache").out_dir
+
+
+@pytest.mark.browser
+def test_run_report_loads_offline_and_shows_every_figure(browser, run_outputs):
+    path = run_outputs / "report.html"
+    divs = re.findall(r'<div id="(fig-[a-z-]+)" class="plotly-graph-div"', path.read_text())
+    assert len(divs) == 7  # sizes, months x2, changes, terms, similarity, hierarchy
+    ctx = browser.new_context(viewport={"width": 1300, "height": 900})
+    pg = ctx.new_page()
+    errors, requests = [], []
+    pg.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("request", lambda r: requests.append(r.url))
+    try:
+        pg.goto(path.as_uri())
+        for div in divs:
+            pg.wait_for_selector(f"#{div} .main-svg", state="attached", timeout=20000)
+            box = pg.locator(f"#{div}").bounding_box()
+            assert box["width"] > 300 and box["height"] > 200, (div, box)
+        assert pg.title() == "Topics in papers"
+        pg.wait_for_timeout(300)
+        assert errors == [] and requests == [path.as_uri()]
+    finally:
+        ctx.close()
+    ctx, pg = open_map(browser, run_outputs / "map.html")
+    try:
+        assert pg.title() == "Topics in papers"
+        assert pg.inner_text("#map-title") == "Topics in papers"
+        assert pg.errors == [] and pg.requests == [(run_outputs / "map.html").as_uri()]
+    finally:
+        ctx.close()

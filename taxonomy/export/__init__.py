@@ -1,8 +1,10 @@
-"""Export stage: write taxonomy.yaml, documents.csv and map.html into the output folder.
+"""Export stage: write taxonomy.yaml, documents.csv, map.html, report.html, trends.csv and the
+static figure (map.png, map.svg) into the output folder.
 
 Everything is computed in memory first and the files are then swapped in as one set, so a
 failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
-Export reads only plain data: the corpus, the taxonomy's tree view and the map layout.
+Export reads only plain data: the corpus, the taxonomy's tree view and the map layout (and
+keeps the drawn figure in the stage cache, `taxonomy.stage_cache`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,19 +27,20 @@ from taxonomy.models import Corpus, TaxonomyNode
 
 
 def map_inputs(corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray):
-    """Points and label anchors for the HTML map (label anchors at members' median position)."""
+    """Points and label anchors for the HTML map (label anchors: `anchors.label_anchor`)."""
+    from taxonomy.export.anchors import label_anchor
     from taxonomy.export.html_map import MapLabel, MapPoint
 
     theme_index: dict[int, int] = {}
     topic_index: dict[int, int] = {}
     theme_labels, topic_labels = [], []
     for j, theme in enumerate(themes):
-        xy = np.median(layout[theme.members], axis=0)
+        xy = label_anchor(layout, theme.members)
         theme_labels.append(MapLabel(theme.label, float(xy[0]), float(xy[1]), theme.size, -1))
         for i in theme.members:
             theme_index[i] = j
         for topic in theme.children:
-            xy = np.median(layout[topic.members], axis=0)
+            xy = label_anchor(layout, topic.members)
             for i in topic.members:
                 topic_index[i] = len(topic_labels)
             topic_labels.append(MapLabel(topic.label, float(xy[0]), float(xy[1]), topic.size, j))
@@ -77,14 +81,37 @@ KINDS = {
     "papers.bib": "bibtex",
     "papers.ris": "ris",
     "map.html": "map",
+    "report.html": "report",
+    "trends.csv": "trends",
+    "map.png": "figure",
+    "map.svg": "figure_svg",
     "changes.md": "changes",
     "changes.json": "diff",
     "state.json": "state",
 }
 
 
+DEFAULT_TITLE = "Topic map"
+
+
+def default_title(paths: Sequence[str | Path]) -> str:
+    """The page title when `output.title` is not set: the first input's name (file stem or
+    folder name), e.g. `data/seeds` -> "Topics in seeds"; used by map.html, report.html and
+    the figure."""
+    names = [Path(p).stem or Path(p).resolve().name for p in paths]
+    if not names or not names[0]:
+        return DEFAULT_TITLE
+    more = f" (+{len(names) - 1} more)" if len(names) > 1 else ""
+    return f"Topics in {names[0]}{more}"
+
+
 def tables_and_map(
-    corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray, *, map_html: bool
+    corpus: Corpus,
+    themes: Sequence[TaxonomyNode],
+    layout: np.ndarray,
+    *,
+    map_html: bool,
+    title: str = DEFAULT_TITLE,
 ) -> dict[str, str | bytes]:
     """documents.csv/.parquet, papers.bib/.ris and (optionally) map.html.
 
@@ -105,20 +132,68 @@ def tables_and_map(
         from taxonomy.export.html_map import render_map_html
 
         points, theme_labels, topic_labels = map_inputs(corpus, themes, layout)
-        contents["map.html"] = render_map_html(
-            points, theme_labels, topic_labels, title="Topic map"
-        )
+        contents["map.html"] = render_map_html(points, theme_labels, topic_labels, title=title)
     return contents
 
 
+def report_and_trends(
+    corpus: Corpus,
+    themes: Sequence[TaxonomyNode],
+    *,
+    title: str,
+    topic_vectors: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """report.html (plotly, offline) and trends.csv (papers per theme/topic per month)."""
+    from taxonomy.export.report import report_html, trends_csv, trends_frame
+
+    trends = trends_frame(corpus, themes)
+    page = report_html(corpus, themes, title=title, topic_vectors=topic_vectors, trends=trends)
+    return {"report.html": page, "trends.csv": trends_csv(trends)}
+
+
+def figure_files(
+    layout: np.ndarray,
+    themes: Sequence[TaxonomyNode],
+    *,
+    title: str,
+    cache_dir: Path | None = None,
+) -> dict[str, bytes | str]:
+    """map.png (300 dpi) and map.svg: the static labelled figure.
+
+    Drawing it costs ~1 s on the seeds (half of it importing matplotlib), so with a
+    `cache_dir` the two files are kept in the stage cache under a hash of everything they
+    show (layout, themes, labels, title, the figure code and matplotlib's version): a re-run
+    whose map did not change reads them back without importing matplotlib.
+    """
+    from importlib.metadata import version
+
+    from taxonomy.export import figure
+    from taxonomy.stage_cache import cached_arrays
+
+    def draw() -> dict[str, np.ndarray]:
+        png, svg = figure.map_figure(layout, themes, title=title)
+        return {
+            "png": np.frombuffer(png, np.uint8),
+            "svg": np.frombuffer(svg.encode("utf-8"), np.uint8),
+        }
+
+    if cache_dir is None:
+        drawn = draw()
+    else:
+        nodes = [[t.id, t.label, t.members] for t in themes]
+        code = Path(figure.__file__).read_text(encoding="utf-8")
+        key = [np.asarray(layout), nodes, title, code, version("matplotlib")]
+        drawn = cached_arrays(Path(cache_dir), "figure", key, draw)
+    return {"map.png": drawn["png"].tobytes(), "map.svg": drawn["svg"].tobytes().decode("utf-8")}
+
+
 def publish_outputs(out: Path, contents: Mapping[str, str | bytes]) -> dict[str, Path]:
-    """Swap `contents` ({file name: text or bytes}) into `out` as one set; returns
-    {kind: path}. Text is written as UTF-8."""
-    encoded = {
-        name: data if isinstance(data, bytes) else data.encode("utf-8")
-        for name, data in contents.items()
+    """Swap `contents` ({file name: text or bytes}) into `out` as one set; returns {kind: path}."""
+    data = {
+        name: body if isinstance(body, bytes) else body.encode("utf-8")
+        for name, body in contents.items()
     }
-    paths = publish(out, encoded)
+    paths = publish(out, data)
     return {KINDS.get(name, name): path for name, path in paths.items()}
 
 
@@ -129,12 +204,24 @@ def write_outputs(
     layout: np.ndarray,
     *,
     map_html: bool,
+    report: bool = False,
+    figure: bool = False,
+    title: str = DEFAULT_TITLE,
+    topic_vectors: Mapping[str, Any] | None = None,
+    cache_dir: Path | None = None,
     extra: Mapping[str, str | bytes] | None = None,
 ) -> dict[str, Path]:
-    """taxonomy.yaml, documents.csv, map.html and `extra` files, swapped in as one set."""
+    """taxonomy.yaml, documents.csv, map.html, (with `report`) report.html and trends.csv,
+    (with `figure`) map.png and map.svg, and `extra` files, swapped in as one set.
+    `topic_vectors` (topic id -> vector) feed the report's similarity heatmap; `cache_dir`
+    keeps the drawn figure for re-runs (see `figure_files`)."""
     unassigned = len(corpus) - sum(theme.size for theme in themes)
     contents: dict[str, str | bytes] = {
         "taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)
     }
-    contents |= tables_and_map(corpus, themes, layout, map_html=map_html)
+    contents |= tables_and_map(corpus, themes, layout, map_html=map_html, title=title)
+    if report:
+        contents |= report_and_trends(corpus, themes, title=title, topic_vectors=topic_vectors)
+    if figure:
+        contents |= figure_files(layout, themes, title=title, cache_dir=cache_dir)
     return publish_outputs(out, {**contents, **(extra or {})})

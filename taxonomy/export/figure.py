@@ -1,9 +1,10 @@
 """A static, labelled figure of the map (`map.png` at 300 dpi and `map.svg`) for papers and slides.
 
 Points are coloured by theme (the HTML map's palette, unassigned papers grey) and each theme is
-labelled at its members' median position in bold with a white halo. Labels never overlap: they
-are placed largest theme first, each at the first free spot on rings around its anchor; a label
-with no free spot nearby is left off the map and listed in a small legend instead.
+labelled on its papers (`anchors.label_anchor`, the members' medoid) in bold with a white halo.
+Labels never overlap: they are placed largest theme first, each at the first free spot on rings
+around its anchor; a label with no free spot nearby is left off the map and listed in a small
+legend instead.
 
 The output is deterministic (same input, same bytes): matplotlib's Agg/SVG renderers are used
 directly (no pyplot, no global state), the SVG ids come from a fixed hash salt and neither file
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from taxonomy.export.anchors import label_anchor
 from taxonomy.models import TaxonomyNode
 
 __all__ = ["map_figure", "theme_colors", "DPI"]
@@ -191,7 +193,7 @@ def _render(layout: np.ndarray, themes: Sequence[TaxonomyNode], title: str):
 
 def _place_labels(fig, ax, xy, themes, colors, patheffects):
     """Theme labels, largest theme first, each at the nearest non-overlapping spot around its
-    members' median; returns the placed boxes (pixels) and the indices of themes whose label
+    members' medoid; returns the placed boxes (pixels) and the indices of themes whose label
     found no spot."""
     ax.apply_aspect()
     renderer = fig.canvas.get_renderer()
@@ -205,7 +207,7 @@ def _place_labels(fig, ax, xy, themes, colors, patheffects):
         theme = themes[k]
         if not theme.members:
             continue
-        anchor = np.median(xy[np.asarray(theme.members, dtype=np.int64)], axis=0)
+        anchor = label_anchor(xy, theme.members)
         share = theme.size / total
         fontsize = float(np.clip(8.0 + 18.0 * np.sqrt(share), 8.0, 13.0))
         text = ax.text(

@@ -206,10 +206,10 @@ def _short(text: str, limit: int = AXIS_LABEL_CHARS) -> str:
 
 
 def _palette(n: int) -> list[str]:
-    import plotly.colors as pc
+    """Theme colours: the same as map.html and map.png, so a theme looks alike everywhere."""
+    from taxonomy.export.figure import theme_colors
 
-    base = pc.qualitative.D3 + pc.qualitative.Set2 + pc.qualitative.Pastel1
-    return [base[k % len(base)] for k in range(n)]
+    return theme_colors(n)
 
 
 def _trace(kind: str, **props: Any) -> dict[str, Any]:

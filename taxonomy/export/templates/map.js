@@ -195,7 +195,8 @@
     // The part of the canvas not covered by the side cards.
     const area = { l: 12, t: 12, r: W - 12, b: H - 12 };
     const side = $("sidebar").getBoundingClientRect();
-    if (side.width && side.right < W / 2) area.l = side.right + 16;
+    const collapsed = $("sidebar").classList.contains("collapsed");
+    if (!collapsed && side.width && side.right < W / 2) area.l = side.right + 16;
     const top = $("topbar").getBoundingClientRect();
     if (top.width > W / 2) area.t = top.bottom + 12;
     if (!$("panel").hidden) {
@@ -394,7 +395,7 @@
         if (hiddenTheme[i] || !themeVisible[i]) return;
         const px = 13 + Math.round(4 * Math.sqrt(t.size / maxThemeSize));
         th.push({ kind: "theme", name: t.name, x: t.x, y: t.y, size: t.size, color: labelColor(i),
-          font: `700 ${px}px ${FONT}`, px, upper: true });
+          font: `700 ${px}px ${FONT}`, px, upper: true, major: t.size >= MAJOR_SHARE * N });
       });
     }
     // Topic labels join in once each topic has room on screen: few topics show at once,
@@ -416,7 +417,7 @@
 
   function obstacles() {
     const out = [];
-    for (const id of ["topbar", "sidebar", "panel", "controls"]) {
+    for (const id of ["topbar", "sidebar", "panel", "controls", "hint"]) {
       const e = $(id);
       if (e.hidden) continue;
       const b = e.getBoundingClientRect();
@@ -426,20 +427,42 @@
   }
   const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
+  // Where a label may go, as steps of (half its width, its height) away from its anchor:
+  // the anchor first, then rings around it. Theme labels try more rings than topic labels,
+  // and a theme with >= MAJOR_SHARE of the papers also tries a smaller font before giving up.
+  const MAJOR_SHARE = 0.03;
+  const DIRS = [[0, -1], [0, 1], [1, 0], [-1, 0], [1, -1], [-1, -1], [1, 1], [-1, 1]];
+  const RINGS = { theme: [0, 1, 2, 3], topic: [0, 1] };
+  function labelFits(box, placed, blocked) {
+    if (box.x < 2 || box.y < 2 || box.x + box.w > W - 2 || box.y + box.h > H - 2) return false;
+    return !blocked.some((o) => overlaps(box, o)) && !placed.some((p) => overlaps(box, p.box));
+  }
+  function placeLabel(c, placed, blocked) {
+    const text = c.upper ? c.name.toUpperCase() : c.name;
+    const lines = wrap(text, c.font);
+    const lh = Math.round(c.px * 1.2);
+    const w = Math.max(...lines.map((l) => measure(c.font, l) + (c.upper ? 0.6 * l.length : 0)));
+    const h = lh * lines.length;
+    const ax = sx(c.x), ay = sy(c.y);
+    for (const r of RINGS[c.kind]) {
+      for (const [dx, dy] of r ? DIRS : [[0, 0]]) {
+        const px = ax + dx * r * (w / 2 + 6), py = ay + dy * r * (h / 2 + 4);
+        const box = { x: px - w / 2 - 4, y: py - h / 2 - 3, w: w + 8, h: h + 6 };
+        if (labelFits(box, placed, blocked)) return { name: c.name, kind: c.kind, box, lines, c, px, py, lh };
+      }
+    }
+    return null;
+  }
   function drawLabels() {
     const placed = [];
     const blocked = obstacles();
     for (const c of labelCandidates()) {
-      const text = c.upper ? c.name.toUpperCase() : c.name;
-      const lines = wrap(text, c.font);
-      const lh = Math.round(c.px * 1.2);
-      const w = Math.max(...lines.map((l) => measure(c.font, l) + (c.upper ? 0.6 * l.length : 0)));
-      const h = lh * lines.length;
-      const px = sx(c.x), py = sy(c.y);
-      const box = { x: px - w / 2 - 4, y: py - h / 2 - 3, w: w + 8, h: h + 6 };
-      if (box.x < 2 || box.y < 2 || box.x + box.w > W - 2 || box.y + box.h > H - 2) continue;
-      if (blocked.some((o) => overlaps(box, o)) || placed.some((p) => overlaps(box, p.box))) continue;
-      placed.push({ name: c.name, kind: c.kind, box, lines, c, px, py, lh });
+      let p = placeLabel(c, placed, blocked);
+      if (!p && c.major) {
+        const px = Math.max(10, c.px - 4);
+        p = placeLabel({ ...c, px, font: c.font.replace(/\d+px/, `${px}px`) }, placed, blocked);
+      }
+      if (p) placed.push(p);
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
@@ -673,6 +696,19 @@
     box.cb.indeterminate = !hiddenTheme[t] && off > 0 && off < mine.length;
     box.cb.checked = !hiddenTheme[t] && (off < mine.length || !mine.length);
   }
+  // Collapsing the side card frees the map under it: at the default view the map is refitted
+  // to the larger area; labels never go under a card either way.
+  function setCollapsed(on) {
+    const side = $("sidebar"), btn = $("sidebar-toggle");
+    const atFit = Math.abs(zoomLevel() - 1) < 1e-6;
+    side.classList.toggle("collapsed", on);
+    btn.setAttribute("aria-expanded", String(!on));
+    btn.textContent = on ? "show" : "hide";
+    btn.title = on ? "Show the legend" : "Hide the legend (more room for the map)";
+    if (atFit) fitAll();
+    requestDraw();
+  }
+  $("sidebar-toggle").addEventListener("click", () => setCollapsed(!$("sidebar").classList.contains("collapsed")));
   $("legend-all").addEventListener("click", () => {
     hiddenTheme.fill(0); hiddenTopic.fill(0);
     themeBoxes.forEach((b) => { if (b) { b.cb.checked = true; b.cb.indeterminate = false; b.row.classList.remove("off"); } });
@@ -913,13 +949,15 @@
   canvas.addEventListener("wheel", (e) => {
     e.preventDefault();
     const [px, py] = local(e);
-    const dy = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;
-    zoomAt(px, py, Math.exp(-clamp(dy, -300, 300) * 0.0018));
+    // Gentle steps: a mouse-wheel notch (deltaY ~100) zooms ~1.16x, never more than 1.2x per
+    // event; small trackpad deltas zoom in proportion.
+    const dy = e.deltaMode === 1 ? e.deltaY * 33 : e.deltaMode === 2 ? e.deltaY * 400 : e.deltaY;
+    zoomAt(px, py, Math.exp(-Math.sign(dy) * Math.min(Math.abs(dy) * 0.0015, 0.18)));
   }, { passive: false });
   canvas.addEventListener("dblclick", (e) => { const [px, py] = local(e); zoomAt(px, py, 2); });
   const centre = () => { const a = mapArea(); return [(a.l + a.r) / 2, (a.t + a.b) / 2]; };
-  $("zoom-in").addEventListener("click", () => zoomAt(...centre(), 1.6));
-  $("zoom-out").addEventListener("click", () => zoomAt(...centre(), 1 / 1.6));
+  $("zoom-in").addEventListener("click", () => zoomAt(...centre(), 1.5));
+  $("zoom-out").addEventListener("click", () => zoomAt(...centre(), 1 / 1.5));
   $("zoom-reset").addEventListener("click", () => animateTo(fitBox(minX, minY, maxX, maxY)));
 
   let searchTimer = 0;
@@ -979,6 +1017,13 @@
     csvText,
     bibText,
     redraw: draw,
+    collapseSidebar: (on) => setCollapsed(on !== false),
+    zoomLevel,
+    wheel: (deltaY, deltaMode) => {
+      const r = canvas.getBoundingClientRect();
+      canvas.dispatchEvent(new WheelEvent("wheel", { deltaY, deltaMode: deltaMode || 0, clientX: r.left + W / 2, clientY: r.top + H / 2, bubbles: true, cancelable: true }));
+      return zoomLevel();
+    },
   });
 
   buildLegend();
