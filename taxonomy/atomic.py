@@ -90,7 +90,7 @@ def output_path(out_dir: Path, name: str) -> Path:
     return out_dir / name
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # not possible on every platform; the renames are atomic regardless
@@ -313,7 +313,7 @@ def _roll_back(out_dir: Path, done: list[str], kept: dict[str, Path], targets: d
             targets[name].unlink(missing_ok=True)
     if MANIFEST in kept:
         os.replace(kept[MANIFEST], out_dir / MANIFEST)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
 
 
 def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
@@ -357,7 +357,7 @@ def _stage(
         for name in sorted(contents):
             step = name
             _write_file(staging / name, contents[name])
-        _fsync_dir(staging)
+        fsync_dir(staging)
         files = {
             name: entry
             for name, entry in _manifest_files(out_dir).items()
@@ -396,7 +396,7 @@ def _swap(
             step = name
             _rename(staging / name, targets[name])
             done.append(name)
-        _fsync_dir(out_dir)
+        fsync_dir(out_dir)
         step = MANIFEST
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         write_atomic(out_dir / MANIFEST, lambda handle: handle.write(text.encode("utf-8")))

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from taxonomy.atomic import fsync_dir as _fsync_dir
 from taxonomy.errors import TaxonomyError
 
 log = logging.getLogger(__name__)
@@ -141,19 +142,6 @@ def _bad_rows(vectors: np.ndarray) -> bool:
         return True
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
     return bool((np.abs(norms - 1.0) > NORM_TOL).any())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _pid_running(pid: int) -> bool:

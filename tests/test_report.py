@@ -9,7 +9,6 @@ import io
 import random
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,17 +27,6 @@ from taxonomy.models import Corpus, Paper, TaxonomyNode
 PLOTLY_SIGNATURE = "* plotly.js v"
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
 XSS_SCRIPT = "<script>window.__xss=2</script>"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def node(node_id, label, members, children=(), keywords=None):
@@ -278,20 +266,6 @@ def test_report_size_at_75k_papers():
 
 
 # --------------------------------------------------------------------------- browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as err:
-        pytest.skip(f"playwright is not installed: {err}")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def open_report(browser, path):

@@ -310,7 +310,8 @@ def _hierarchy_arrays(themes: Sequence[TaxonomyNode], root: str | None):
     return ids, labels, parents, values, hover
 
 
-def _sizes_figure(themes: Sequence[TaxonomyNode]) -> Any:
+def _tree_trace(themes: Sequence[TaxonomyNode], kind: str, **style: Any) -> Any:
+    """The themes and topics as one plotly tree trace (treemap or icicle) in theme colours."""
     ids, labels, parents, values, hover = _hierarchy_arrays(themes, "Papers in topics")
     colors = _palette(len(themes))
     theme_color = {f"theme:{t.id}": colors[k] for k, t in enumerate(themes)}
@@ -318,9 +319,9 @@ def _sizes_figure(themes: Sequence[TaxonomyNode]) -> Any:
     marker_colors = [
         theme_color.get(i, theme_color.get(p, "#ccc")) for i, p in zip(ids, parents, strict=True)
     ]
-    fig = _Fig(
+    return _Fig(
         _trace(
-            "treemap",
+            kind,
             ids=ids,
             labels=labels,
             parents=parents,
@@ -328,40 +329,31 @@ def _sizes_figure(themes: Sequence[TaxonomyNode]) -> Any:
             branchvalues="total",
             customdata=hover,
             marker={"colors": marker_colors},
-            texttemplate="<b>%{label}</b><br>%{value:,} papers",
             hovertemplate="<b>%{label}</b><br>%{value:,} papers (%{percentRoot:.1%})"
             "<br>%{customdata}<extra></extra>",
-            tiling={"pad": 2},
-            pathbar={"visible": True},
+            **style,
         )
+    )
+
+
+def _sizes_figure(themes: Sequence[TaxonomyNode]) -> Any:
+    fig = _tree_trace(
+        themes,
+        "treemap",
+        texttemplate="<b>%{label}</b><br>%{value:,} papers",
+        tiling={"pad": 2},
+        pathbar={"visible": True},
     )
     return _layout(fig, 560)
 
 
 def _hierarchy_figure(themes: Sequence[TaxonomyNode]) -> Any:
-    ids, labels, parents, values, hover = _hierarchy_arrays(themes, "Papers in topics")
-    colors = _palette(len(themes))
-    theme_color = {f"theme:{t.id}": colors[k] for k, t in enumerate(themes)}
-    theme_color["__all__"] = "#eeeeee"
-    marker_colors = [
-        theme_color.get(i, theme_color.get(p, "#ccc")) for i, p in zip(ids, parents, strict=True)
-    ]
-    fig = _Fig(
-        _trace(
-            "icicle",
-            ids=ids,
-            labels=labels,
-            parents=parents,
-            values=values,
-            branchvalues="total",
-            customdata=hover,
-            marker={"colors": marker_colors},
-            # Label, size and keywords on each tile (as far as the tile has room).
-            texttemplate="<b>%{label}</b> (%{value:,})<br>%{customdata}",
-            hovertemplate="<b>%{label}</b><br>%{value:,} papers (%{percentRoot:.1%})"
-            "<br>%{customdata}<extra></extra>",
-            tiling={"orientation": "h"},
-        )
+    fig = _tree_trace(
+        themes,
+        "icicle",
+        # Label, size and keywords on each tile (as far as the tile has room).
+        texttemplate="<b>%{label}</b> (%{value:,})<br>%{customdata}",
+        tiling={"orientation": "h"},
     )
     height = max(420, min(1400, 16 * sum(len(t.children) for t in themes) + 80))
     return _layout(fig, height)
