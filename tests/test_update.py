@@ -78,6 +78,9 @@ def test_unchanged_input_updates_to_the_same_files(tmp_path):
     assert second.changes["run"]["mode"] == "update"
     assert {n: (out / n).read_bytes() for n in before} == before
     assert "Updated the previous taxonomy" in (out / "changes.md").read_text()
+    refit = run(config, out=out, refit=True)  # a full fit again, ids matched: the same files
+    assert refit.changes["run"]["reason"] == "--refit asked for"
+    assert {n: (out / n).read_bytes() for n in before} == before
 
 
 def test_excluding_a_paper_moves_no_other_paper(tmp_path):
