@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taxonomy import embed as embed_module
 from taxonomy.embed import (
     CHECKPOINT_ROWS,
     IMPORTED_SUFFIX,
@@ -38,7 +39,6 @@ from taxonomy.embed import (
     open_store,
     save_cache,
 )
-from taxonomy import embed as embed_module
 from taxonomy.models import text_key
 from taxonomy.stage_cache import cached_arrays
 
