@@ -21,6 +21,13 @@ from threadpoolctl import threadpool_limits
 MIN_PAPERS_FOR_UMAP = 30
 # Up to this many papers the k-NN graph is computed exactly (see exact_knn); above, pynndescent.
 EXACT_KNN_MAX = 30_000
+# Above this many papers (umap-learn's own threshold between 500 and 200 epochs) the CPU fits
+# run fewer epochs, and the map layout starts from the clustering space (its first two
+# principal axes) instead of a spectral embedding: at 20,000 stand-in papers the layout fit
+# took 54 s -> 18 s and the share of a paper's 10 map neighbours in its topic went 0.661 ->
+# 0.636 (docs/BENCHMARKS.md). Smaller corpora keep umap-learn's defaults (and their outputs).
+LARGE_FIT = 10_000
+LARGE_FIT_EPOCHS = 100
 
 
 @dataclass
@@ -37,8 +44,14 @@ def tfidf_vectors(
     """Unit-length TF-IDF/SVD (LSA) vectors; they keep rare field terms a sentence model blurs.
 
     With `fit_rows` (large corpora) the vocabulary and the SVD are fitted on those texts only
-    and the other texts are projected into them, which keeps the SVD's cost fixed.
+    and the other texts are projected into them, which keeps the SVD's cost fixed. The fit
+    sees at most LEXICAL_FIT_MAX texts (a seeded sample of `fit_rows` or of all); the others
+    are projected in blocks of PROJECT_CHUNK (their sparse matrix is never held whole).
     """
+    if len(texts) > LEXICAL_FIT_MAX and (fit_rows is None or len(fit_rows) > LEXICAL_FIT_MAX):
+        pool = np.arange(len(texts)) if fit_rows is None else np.asarray(fit_rows)
+        rng = np.random.default_rng(seed)
+        fit_rows = np.sort(rng.choice(pool, size=LEXICAL_FIT_MAX, replace=False))
     # One BLAS thread: the randomized SVD makes many small calls, and on 2 busy cores a second
     # thread's synchronisation made it 2-8x slower (461 papers: 16 s vs 2 s; docs/BENCHMARKS.md).
     with threadpool_limits(limits=1, user_api="blas"):
@@ -48,8 +61,16 @@ def tfidf_vectors(
         fitted, project = _fit_tfidf([texts[i] for i in fit_rows], dims, seed)
         out = np.zeros((len(texts), fitted.shape[1]), np.float32)
         out[fit_rows] = fitted
-        out[rest] = project([texts[i] for i in rest])
+        for start in range(0, len(rest), PROJECT_CHUNK):
+            block = rest[start : start + PROJECT_CHUNK]
+            out[block] = project([texts[i] for i in block])
         return out
+
+
+# The TF-IDF vocabulary and SVD are fitted on at most this many texts (LSA of 10,000 abstracts
+# names the same fields; the fit is the costly part of this stage).
+LEXICAL_FIT_MAX = 10_000
+PROJECT_CHUNK = 20_000
 
 
 def _fit_tfidf(texts: list[str], dims: int, seed: int):
@@ -100,9 +121,13 @@ def exact_knn(vectors: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarra
     Brute force in blocks of `chunk` rows (memory: chunk x n floats). Up to EXACT_KNN_MAX rows
     this beats pynndescent here: its numba code is compiled afresh in every process (50-110 s
     on 2 cores), while 20,000 x 20,000 cosine similarities take seconds; and the graph is exact.
+    From SYMMETRIC_KNN_MIN rows each similarity is computed once for both of its rows (half
+    the multiplications: the cost of this step at 20k papers).
     """
     unit = normalize(np.asarray(vectors, np.float32))
     n = len(unit)
+    if n >= SYMMETRIC_KNN_MIN and k < chunk:
+        return _symmetric_knn(unit, k, chunk)
     indices = np.empty((n, k), np.int64)
     distances = np.empty((n, k), np.float32)
     for start in range(0, n, chunk):
@@ -116,6 +141,46 @@ def exact_knn(vectors: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarra
         best = np.take_along_axis(top_sims, order, axis=1)
         distances[start : start + chunk] = np.clip(1.0 - best, 0.0, 2.0)
     return indices, distances
+
+
+SYMMETRIC_KNN_MIN = 8192
+
+
+def _symmetric_knn(unit: np.ndarray, k: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """exact_knn over the block pairs (i, j >= i) of the similarity matrix: each block serves
+    its rows and, transposed, its columns; a running top k per row is merged block by block."""
+    n = len(unit)
+    best_sims = np.full((n, k), -np.inf, np.float32)
+    best_idx = np.full((n, k), n, np.int64)  # n: no neighbour yet (sorts last on ties)
+
+    def merge(start: int, sims: np.ndarray, col_start: int) -> None:
+        rows = slice(start, start + len(sims))
+        if sims.shape[1] > k:
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            cand = np.take_along_axis(sims, top, axis=1)
+        else:
+            top = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+            cand = sims
+        all_sims = np.hstack([best_sims[rows], cand])
+        all_idx = np.hstack([best_idx[rows], top + col_start])
+        keep = np.argpartition(-all_sims, k - 1, axis=1)[:, :k]
+        best_sims[rows] = np.take_along_axis(all_sims, keep, axis=1)
+        best_idx[rows] = np.take_along_axis(all_idx, keep, axis=1)
+
+    for i in range(0, n, chunk):
+        block_i = unit[i : i + chunk]
+        for j in range(i, n, chunk):
+            sims = block_i @ unit[j : j + chunk].T
+            if j == i:
+                diag = np.arange(len(sims))
+                sims[diag, diag] = np.inf  # a point is its own nearest neighbour
+            merge(i, sims, j)
+            if j != i:
+                merge(j, np.ascontiguousarray(sims.T), i)
+    order = np.lexsort((best_idx, -best_sims), axis=1)
+    indices = np.take_along_axis(best_idx, order, axis=1)
+    distances = np.clip(1.0 - np.take_along_axis(best_sims, order, axis=1), 0.0, 2.0)
+    return indices, distances.astype(np.float32)
 
 
 def _scale01(xy: np.ndarray) -> np.ndarray:
@@ -152,6 +217,7 @@ class CpuUmap:
 
     name = "umap"
     wants_knn = True
+    tunable = True  # takes umap-learn's n_epochs and init (set_params) for large fits
 
     def __call__(
         self, *, n_components: int, n_neighbors: int, min_dist: float, random_state: int, knn: Any
@@ -203,7 +269,9 @@ def reduce_vectors(
     # One k-NN search shared by every fit: it is the costly part on large corpora.
     knn = knn_graph(vectors, neighbors, seed) if make_umap.wants_knn else None
 
-    def fit(dims: int, dist: float, random_state: int) -> np.ndarray:
+    tune = n > LARGE_FIT and getattr(make_umap, "tunable", False)
+
+    def fit(dims: int, dist: float, random_state: int, init: Any = None) -> np.ndarray:
         model = make_umap(
             n_components=dims,
             n_neighbors=neighbors,
@@ -211,12 +279,15 @@ def reduce_vectors(
             random_state=random_state,
             knn=knn,
         )
+        if tune:
+            model.set_params(n_epochs=LARGE_FIT_EPOCHS, **({} if init is None else {"init": init}))
         return np.asarray(model.fit_transform(vectors))
 
     with warnings.catch_warnings():  # "no search index: transform unavailable": not needed
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         space = fit(n_components, min_dist, seed).astype(np.float32)
-        xy = fit(2, map_min_dist, seed)
+        start = PCA(n_components=2, random_state=seed).fit_transform(space) if tune else None
+        xy = fit(2, map_min_dist, seed, init=start)
         extra = [
             fit(n_components, min_dist, seed + i).astype(np.float32) for i in range(1, n_spaces)
         ]
