@@ -143,13 +143,14 @@ def arxiv_subset(n: int, work: Path) -> Path:
 
 def uncached_texts(path: Path) -> list[str]:
     """The subset's texts whose embeddings are not in the bench cache."""
-    from taxonomy.embed import _cache_file, load_cache
+    from taxonomy.embed import open_store
     from taxonomy.ingest import read_corpus
     from taxonomy.models import text_key
 
     texts = read_corpus([path], id_column="id").texts
-    cache = load_cache(_cache_file(BENCH_CACHE / "embeddings", MODEL, 256), MODEL, 384)
-    return [t for t in texts if text_key(t) not in cache]
+    store = open_store(BENCH_CACHE / "embeddings", MODEL, 256, 384)
+    _, found = store.lookup([text_key(t) for t in texts])
+    return [t for t, hit in zip(texts, found, strict=True) if not hit]
 
 
 def arxiv_runs(sizes: list[int], work: Path) -> dict:
@@ -176,6 +177,57 @@ def arxiv_runs(sizes: list[int], work: Path) -> dict:
     return results
 
 
+def standin_runs(sizes: list[int]) -> list[dict]:
+    """Ours vs BERTopic on the same stand-in vectors (bench/scale.py), one process each."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import scale
+
+    work = BENCH_CACHE / "scale"
+    rows = []
+    for n in sizes:
+        data, cache, npy = scale.prepare(n, work)
+        if not rows:  # compile pynndescent's numba code for BERTopic, unmeasured
+            scale.warm_bertopic(data, npy, work)
+        scale.reset_cache(cache)
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        overrides = {
+            "cache_dir": str(cache),
+            "input.paths": [str(data)],
+            "input.id_column": "id",
+            "curation": None,
+        }
+        ours = scale.measure("ours", {"out": str(work / f"n{n}" / "out"), "overrides": overrides})
+        bert = scale.measure("bertopic", {"data": str(data), "vectors": str(npy)})
+        rows.append({"n": n, "ours": ours, "bertopic": bert, "load": load})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def standin_report(rows: list[dict]) -> list[str]:
+    lines = [
+        "### Ours vs BERTopic on the same stand-in vectors (bench/scale.py)",
+        "",
+        "TF-IDF → SVD(384) L2-normalised vectors of arXiv subsets written into the embedding "
+        "store; BERTopic gets the same array (`fit_transform(docs, embeddings=V)`, English stop "
+        "words). Wall = the whole process (interpreter, imports, run); peak RSS of the process.",
+        "",
+        "| papers | load at start | ours wall s | ours peak MB | BERTopic wall s | BERTopic "
+        "fit_transform s | BERTopic peak MB | ours / BERTopic wall | ours wall / BERTopic "
+        "fit_transform | our stages (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        o, b = r["ours"], r["bertopic"]
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in o["timings"].items())
+        lines.append(
+            f"| {r['n']} | {r['load']} | {o['process_s']:.0f} | {o['peak_rss_mb']:.0f} | "
+            f"{b['process_s']:.0f} | {b['fit_s']:.0f} | {b['peak_rss_mb']:.0f} | "
+            f"{o['process_s'] / b['process_s']:.2f} | {o['process_s'] / b['fit_s']:.2f} | "
+            f"{stages} |"
+        )
+    return [*lines, ""]
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -200,7 +252,9 @@ def _row(name: str, r: dict) -> str:
     )
 
 
-def report(seeds: dict | None, arxiv: dict, loads: list[str]) -> str:
+def report(
+    seeds: dict | None, arxiv: dict, loads: list[str], standin: list[dict] | None = None
+) -> str:
     head = (
         "| run | papers | topics | "
         + " | ".join(STAGES)
@@ -236,6 +290,8 @@ def report(seeds: dict | None, arxiv: dict, loads: list[str]) -> str:
             f"Warm re-run: {seeds['warm']['process_s']:.1f} s end to end.",
             "",
         ]
+    if standin:
+        lines += standin_report(standin)
     if arxiv:
         lines += ["### arXiv CS abstracts, from cached embeddings", "", head]
         for n, r in arxiv.items():
@@ -263,6 +319,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,25000,50000,74728")
     parser.add_argument("--skip-seeds", action="store_true")
     parser.add_argument("--skip-arxiv", action="store_true")
+    parser.add_argument(
+        "--standin", default="20000,40000", help="sizes of the stand-in comparison ('' skips)"
+    )
     parser.add_argument("--merge", action="store_true", help="keep other results in --json")
     parser.add_argument("--write", default=str(REPO / "docs/BENCHMARKS.md"))
     parser.add_argument("--json", default=str(REPO / "docs/benchmarks.json"))
@@ -271,7 +330,8 @@ def main() -> None:
     if args.report_only:
         raw = json.loads(Path(args.json).read_text(encoding="utf-8"))
         arxiv = {int(k): v for k, v in raw.get("arxiv", {}).items()}
-        write_report(Path(args.write), report(raw.get("seeds"), arxiv, raw["loads"]))
+        text = report(raw.get("seeds"), arxiv, raw["loads"], raw.get("standin"))
+        write_report(Path(args.write), text)
         return
     sys.path.insert(0, str(REPO))
     load_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -280,6 +340,7 @@ def main() -> None:
         seeds = None if args.skip_seeds else seeds_runs(work)
         sizes = [int(s) for s in args.sizes.split(",") if s]
         arxiv = {} if args.skip_arxiv else arxiv_runs(sizes, work)
+        standin = standin_runs([int(s) for s in args.standin.split(",") if s])
     load_end = " ".join(f"{x:.1f}" for x in os.getloadavg())
     sizes_run = ",".join(str(n) for n in arxiv) or "none"
     loads = [f"{load_start} → {load_end} (seeds: {'no' if seeds is None else 'yes'}, {sizes_run})"]
@@ -289,10 +350,17 @@ def main() -> None:
         arxiv = {**{int(k): v for k, v in old.get("arxiv", {}).items()}, **arxiv}
         arxiv = dict(sorted(arxiv.items()))
         loads = old.get("loads", []) + loads
-    text = report(seeds, arxiv, loads)
+        standin = standin or old.get("standin")
+    text = report(seeds, arxiv, loads, standin)
     print(text)
     write_report(Path(args.write), text)
-    raw = {"seeds": seeds, "arxiv": arxiv, "machine": machine(), "loads": loads}
+    raw = {
+        "seeds": seeds,
+        "arxiv": arxiv,
+        "standin": standin,
+        "machine": machine(),
+        "loads": loads,
+    }
     Path(args.json).write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
 
 

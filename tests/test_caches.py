@@ -1,17 +1,26 @@
 """Damaged caches are detected and rebuilt, never trusted.
 
-The embedding cache (.cache/embeddings/<model>-<tokens>.npz) and the stage cache
-(.cache/stages/<stage>-<key>.npz) are corrupted in every way we could think of -- truncated,
-random bytes flipped, written by another model / dimension / max_tokens, keys duplicated,
-non-finite or non-unit vectors, another entry copied over -- and the result must always equal
-what an empty cache gives. The fuzz tests run 40 + 40 cases (settings below).
+The embedding cache is the sharded store (.cache/embeddings/<model>-<tokens>/, taxonomy.store);
+an old single-file cache (.cache/embeddings/<model>-<tokens>.npz) found there is imported once
+and renamed. Old files corrupted in every way we could think of -- truncated, random bytes
+flipped, written by another model / dimension / max_tokens, keys duplicated, non-finite or
+non-unit vectors -- are not imported, and the result must equal what an empty cache gives. A
+damaged store shard is moved aside alone, its texts embedded again. The stage cache
+(.cache/stages/<stage>-<key>.npz) gets the same treatment. A run killed while embedding resumes
+from its last checkpoint; two runs embedding into one cache at once keep all vectors. The
+fuzz tests run 40 + 40 cases (settings below).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +28,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taxonomy.embed import MODEL_DIM, _cache_file, embed_texts, load_cache, save_cache
+from taxonomy import embed as embed_module
+from taxonomy.embed import (
+    CHECKPOINT_ROWS,
+    IMPORTED_SUFFIX,
+    MODEL_DIM,
+    _cache_file,
+    embed_texts,
+    load_cache,
+    open_store,
+    save_cache,
+)
 from taxonomy.models import text_key
 from taxonomy.stage_cache import cached_arrays
 
+REPO = Path(__file__).resolve().parents[1]
 MODEL = "all-MiniLM-L6-v2"
 DIM = MODEL_DIM[MODEL]
 TEXTS = [f"abstract number {i} about topic {i % 3}" for i in range(12)]
@@ -42,15 +62,17 @@ class Encoder:
     model_name = MODEL
     dim = DIM
 
-    def __init__(self, max_tokens: int = 256) -> None:
+    def __init__(self, max_tokens: int = 256, chunk: int = 32, delay: float = 0.0) -> None:
         self.calls = 0
         self.max_tokens = max_tokens
+        self._chunk, self.delay = chunk, delay
 
     def chunk(self, n_missing: int) -> int:
-        return 32
+        return self._chunk
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.calls += len(texts)
+        time.sleep(self.delay)
         rng = [np.random.default_rng(int(text_key(t)[:8], 16)) for t in texts]
         vectors = np.stack([r.standard_normal(DIM) for r in rng]).astype(np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -63,18 +85,36 @@ def embed(cache_dir: Path, texts=TEXTS, max_tokens: int = 256):
     return vectors, newly
 
 
+def stored(cache_dir: Path, max_tokens: int = 256) -> int:
+    """Distinct texts held by the store."""
+    store = open_store(cache_dir, MODEL, max_tokens, DIM)
+    return len({k for keys, _ in store.shard_arrays() for k in keys.tolist()})
+
+
 @pytest.fixture
-def warm(tmp_path):
-    """A cache dir holding the embeddings of TEXTS, and the true vectors."""
-    vectors, newly = embed(tmp_path)
+def old(tmp_path):
+    """A cache dir holding the embeddings of TEXTS in the old single-file format, and the
+    true vectors."""
+    truth = Encoder().encode(TEXTS)
+    path = _cache_file(tmp_path, MODEL, 256)
+    save_cache(path, MODEL, {text_key(t): v for t, v in zip(TEXTS, truth, strict=True)}, 256)
+    return tmp_path, truth, path
+
+
+def test_a_good_cache_is_used(tmp_path):
+    truth, newly = embed(tmp_path)
     assert newly == len(TEXTS)
-    return tmp_path, vectors, _cache_file(tmp_path, MODEL, 256)
+    vectors, newly = embed(tmp_path)
+    assert newly == 0 and np.array_equal(vectors, truth)
+    assert embed(tmp_path, TEXTS + ["one more"])[1] == 1
 
 
-def test_a_good_cache_is_used(warm):
-    cache_dir, truth, _ = warm
+def test_old_cache_is_imported_once(old):
+    cache_dir, truth, path = old
     vectors, newly = embed(cache_dir)
     assert newly == 0 and np.array_equal(vectors, truth)
+    assert not path.exists() and path.with_name(path.name + IMPORTED_SUFFIX).is_file()
+    assert embed(cache_dir)[1] == 0 and stored(cache_dir) == len(TEXTS)
 
 
 def rewrite(path: Path, **changes) -> None:
@@ -109,35 +149,36 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("how", sorted(CORRUPTIONS))
-def test_corrupted_embedding_cache_is_rebuilt(warm, how):
-    cache_dir, truth, path = warm
+def test_corrupted_old_cache_is_not_imported(old, how):
+    cache_dir, truth, path = old
     CORRUPTIONS[how](path)
     vectors, newly = embed(cache_dir)
     assert newly == len(TEXTS), "a damaged cache must not be used"
     assert np.array_equal(vectors, truth)
-    # ... and the rebuilt file is good again.
-    assert len(load_cache(path, MODEL, DIM, 256)) == len(TEXTS)
-    assert embed(cache_dir)[1] == 0
+    # ... it is not read again, and the store holds the vectors embedded afresh.
+    assert not path.exists()
+    assert stored(cache_dir) == len(TEXTS) and embed(cache_dir)[1] == 0
 
 
-def test_cache_from_before_max_tokens_was_recorded_is_still_used(warm):
-    cache_dir, truth, path = warm
+def test_cache_from_before_max_tokens_was_recorded_is_still_used(old):
+    cache_dir, truth, path = old
     rewrite(path, meta=np.array(json.dumps({"model": MODEL})))
     vectors, newly = embed(cache_dir)
     assert newly == 0 and np.array_equal(vectors, truth)
 
 
-def test_cache_of_other_max_tokens_is_a_separate_file(warm):
-    cache_dir, _, _ = warm
-    assert embed(cache_dir, max_tokens=128)[1] == len(TEXTS)
-    save_cache(_cache_file(cache_dir, MODEL, 64), MODEL, {}, 64)  # empty: nothing to trust
-    assert load_cache(_cache_file(cache_dir, MODEL, 64), MODEL, DIM, 64) == {}
+def test_cache_of_other_max_tokens_is_separate(tmp_path):
+    embed(tmp_path)
+    assert embed(tmp_path, max_tokens=128)[1] == len(TEXTS)
+    save_cache(_cache_file(tmp_path, MODEL, 64), MODEL, {}, 64)  # empty: nothing to trust
+    assert load_cache(_cache_file(tmp_path, MODEL, 64), MODEL, DIM, 64) == {}
+    assert embed(tmp_path, max_tokens=64)[1] == len(TEXTS)
 
 
 @FUZZ
 @given(data=st.data())
-def test_randomly_damaged_embedding_cache_never_changes_results(warm, data):
-    cache_dir, truth, path = warm
+def test_randomly_damaged_old_cache_never_changes_results(old, data):
+    cache_dir, truth, path = old
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / path.name
         shutil.copy(path, copy)
@@ -151,6 +192,79 @@ def test_randomly_damaged_embedding_cache_never_changes_results(warm, data):
         copy.write_bytes(bytes(raw))
         vectors, _ = embed(Path(tmp))
         assert np.array_equal(vectors, truth)
+
+
+def _shards(cache_dir: Path, max_tokens: int = 256) -> list[Path]:
+    return sorted((cache_dir / f"{MODEL}-{max_tokens}").glob("shard-*.vecs.npy"))
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_damaged_shard_is_rebuilt_alone(tmp_path, how):
+    texts = [f"paper {i} on subject {i % 7}" for i in range(90)]
+    truth = np.vstack([embed(tmp_path, texts[i : i + 30])[0] for i in range(0, 90, 30)])
+    (first, *rest) = _shards(tmp_path)
+    assert len(rest) == 2
+    raw = bytearray(first.read_bytes())
+    if how == "truncated":
+        raw = raw[: len(raw) // 2]
+    else:
+        raw[-DIM * 4 * 3 + 3] ^= 0x40  # the exponent of a float of the third row from the end
+    first.write_bytes(bytes(raw))
+    # As the next run would: a fresh process maps the shards anew (this process's mapping of
+    # a file truncated in place would fault on the lost pages).
+    embed_module._STORES.clear()
+    encoder = Encoder()
+    vectors, newly = embed_texts(texts, encoder, cache_dir=tmp_path)
+    assert newly == 30 and encoder.calls == 30, "only the damaged shard's texts are embedded"
+    assert np.array_equal(vectors, truth)
+    assert embed(tmp_path, texts)[1] == 0
+    assert (tmp_path / f"{MODEL}-256" / "damaged").is_dir()
+
+
+def test_concurrent_runs_keep_all_vectors(tmp_path):
+    """Two processes embed overlapping texts into one cache at once; nothing is lost."""
+    code = (
+        "import sys; from pathlib import Path; from tests.test_caches import Encoder;"
+        "from taxonomy.embed import embed_texts;"
+        "lo, hi = int(sys.argv[2]), int(sys.argv[3]);"
+        "texts = [f'text {i} of the concurrency test' for i in range(lo, hi)];"
+        "embed_texts(texts, Encoder(chunk=50, delay=0.02), cache_dir=Path(sys.argv[1]))"
+    )
+    ranges = [(0, 3000), (1500, 4500)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(a), str(b)], cwd=REPO)
+        for a, b in ranges
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    texts = [f"text {i} of the concurrency test" for i in range(4500)]
+    encoder = Encoder()
+    vectors, newly = embed_texts(texts, encoder, cache_dir=tmp_path)
+    assert newly == 0 and np.array_equal(vectors, Encoder().encode(texts))
+    assert stored(tmp_path) == 4500
+
+
+def test_killed_run_resumes_without_re_embedding(tmp_path):
+    """A run SIGKILLed while embedding keeps its checkpoints; the next run embeds the rest."""
+    n = 3 * CHECKPOINT_ROWS + 500
+    texts = [f"resumable text {i}" for i in range(n)]
+    code = (
+        "import sys; from pathlib import Path; from tests.test_caches import Encoder;"
+        "from taxonomy.embed import embed_texts;"
+        f"texts = [f'resumable text {{i}}' for i in range({n})];"
+        "embed_texts(texts, Encoder(chunk=256, delay=0.05), cache_dir=Path(sys.argv[1]))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO)
+    deadline = time.monotonic() + 120
+    while len(_shards(tmp_path)) < 2 and time.monotonic() < deadline:  # 2 checkpoints written
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = stored(tmp_path)
+    assert 2 * CHECKPOINT_ROWS <= done < n
+    encoder = Encoder()
+    vectors, newly = embed_texts(texts, encoder, cache_dir=tmp_path)
+    assert newly == n - done and encoder.calls == n - done
+    assert np.array_equal(vectors, Encoder().encode(texts))
 
 
 # --- the stage cache ---------------------------------------------------------------------------
