@@ -296,9 +296,15 @@ def join_labels(child_labels: list[str]) -> str:
     second = next((c for c in child_labels[1:] if not words & set(_label_key(c).split())), None)
     if second is None:
         return first
-    if second[1:2].islower():  # not an acronym: lower-case it inside the name
-        second = second[:1].lower() + second[1:]
-    return f"{first} & {second}"
+    return f"{first} & {_inside(second)}"
+
+
+def _inside(label: str) -> str:
+    """A label as the second half of a name: its capital first letter lower-cased unless the
+    label has other capitals ("KV cache", "Spoken Language Understanding") or is an acronym."""
+    if label[1:] == label[1:].lower() and label[1:2].isalpha():
+        return label[:1].lower() + label[1:]
+    return label
 
 
 def repeats_word(label: str) -> bool:
@@ -360,21 +366,33 @@ def _theme_candidates(
     return sorted(out, key=lambda c: (-c.score, c.term))
 
 
+def _similarity_to(
+    center: np.ndarray, embed_phrases: PhraseEmbedder
+) -> Callable[[list[str]], np.ndarray]:
+    return lambda items: normalize(embed_phrases(items)) @ center
+
+
 def name_theme(
     candidates: list[_ThemeCandidate],
     vocab: np.ndarray,
     texts: list[str],
     child_labels: list[str],
     taken: set[str],
+    relevance: Callable[[list[str]], np.ndarray] | None = None,
 ) -> str | None:
     """A name for a theme of several topics: the best-scoring phrase that covers it (at least
     THEME_COVER), else, as a last resort, two phrases with no word in common that together
     cover most of it ("Speech & image generation"). Never a child's label as it is, a
     generic word (GENERIC_LABELS), a name that repeats a word or one already taken. None
-    when nothing qualifies (the caller falls back on the children's labels)."""
+    when nothing qualifies (the caller falls back on the children's labels).
+
+    `relevance` (phrases -> cosine similarity to the theme's centroid embedding), when given,
+    re-ranks the usable candidates by score x similarity, KeyBERT-style, so a phrase of the
+    theme's subject beats a frequent word of its prose ("self-attention" over "length")."""
     sample = texts[:300]
     children = {_label_key(c) for c in child_labels}
     usable: list[tuple[_ThemeCandidate, str, str]] = []  # (candidate, label, surface form)
+    child_hit: tuple[_ThemeCandidate, str] | None = None  # best phrase that is a child label
     for cand in candidates[: 3 * N_CANDIDATES]:
         phrase = str(vocab[cand.term])
         if names_nothing(phrase):
@@ -382,6 +400,8 @@ def name_theme(
         form = surface_form(complete_phrase(phrase, sample), sample)
         label = as_label(form)
         key = _label_key(label)
+        if child_hit is None and not usable and key in children and not is_generic(label):
+            child_hit = (cand, next(c for c in child_labels if _label_key(c) == key))
         if (
             len(key.split()) > MAX_THEME_WORDS
             or (" " not in form and modifier_share(form, sample) >= MODIFIER_FOLLOWED)
@@ -395,6 +415,39 @@ def name_theme(
         usable.append((cand, label, form))
         if len(usable) >= 12:
             break
+    if not usable and child_hit is None:
+        return None
+    if relevance is not None and usable:
+        similarity = relevance([form for _, _, form in usable])
+        order = np.argsort(
+            [
+                -c.score * max(float(sim), 0.0)
+                for (c, _, _), sim in zip(usable, similarity, strict=True)
+            ],
+            kind="stable",
+        )
+        usable = [usable[i] for i in order]
+    if child_hit is not None and child_hit[0].coverage >= THEME_COVER:
+        # One topic's subject runs through the whole theme ("Attention" in a theme of
+        # attention, KV cache, attention scores): that label and the best distinct phrase
+        # (a multi-word one, else another topic's label, else any).
+        hit_label = child_hit[1]
+        words = set(_label_key(hit_label).split())
+        distinct = [
+            (form, label)
+            for _, label, form in usable
+            if not words & set(_label_key(label).split()) and len(_label_key(label).split()) <= 3
+        ]
+        others = [
+            c for c in child_labels if c != hit_label and not words & set(_label_key(c).split())
+        ]
+        second = next((form for form, _ in distinct if " " in form), None)
+        second = second or (others[0] if others else None)
+        second = second or (distinct[0][0] if distinct else None)
+        if second is not None:
+            if second in others:
+                second = _inside(second)
+            return f"{hit_label} & {second}"
     if not usable:
         return None
     best, best_label, _ = usable[0]
@@ -557,7 +610,13 @@ def label_taxonomy(
                 j, theme_rows, topic_groups, binary, terms, corpus_generic, vocab
             )
             theme_texts = [row_texts[i] for i in np.flatnonzero(theme_rows == j)]
-            name = name_theme(candidates, vocab, theme_texts, child_labels, taken)
+            relevance = None
+            if embed_phrases is not None and len(theme_texts):
+                center = normalize(embeddings[rows][theme_rows == j].mean(axis=0)[None])[0]
+                relevance = _similarity_to(center, embed_phrases)
+            name = name_theme(
+                candidates, vocab, theme_texts, child_labels, taken, relevance=relevance
+            )
             if name is None:
                 name = join_labels(child_labels)
         themes[j].label = name
