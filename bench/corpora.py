@@ -5,8 +5,8 @@
 - arxiv-a/b/c: three arXiv CS samples of 11-12 primary categories × up to 200 papers, each
   with its own categories and sampling seed. Every category's papers are first drawn into a
   fixed pool of POOL papers (pool seed 0); a sample draws its 200 from that pool with its own
-  seed, so the three samples differ but together need at most ~3,800 embeddings.
-- 20ng-3k: 150 posts per newsgroup of the 20 Newsgroups test split (headers, quotes and
+  seed, so the three samples differ but together need about 3,500 embeddings.
+- 20ng-2k: 100 posts per newsgroup of the 20 Newsgroups test split (headers, quotes and
   footers stripped as scikit-learn does), so its embeddings fit the CPU budget.
 - seeds: the bundled corpus with the hand labels of about half of it.
 Each returns (input paths, labels file, label field).
@@ -42,8 +42,8 @@ ARXIV_SAMPLES: dict[str, tuple[int, tuple[str, ...]]] = {
         "cs.CL cs.AI cs.LG cs.IT cs.GR cs.GT cs.CE cs.IR cs.SD eess.SY cs.CY cs.SE".split(),
     ),
 }
-NEWSGROUPS_PER_GROUP = 150
-DATASETS = ("seeds", *ARXIV_SAMPLES, "20ng-3k")
+NEWSGROUPS_PER_GROUP = 100
+DATASETS = ("seeds", *ARXIV_SAMPLES, "20ng-2k")
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -81,7 +81,7 @@ def arxiv_sample(name: str, out_dir: Path) -> tuple[Path, Path]:
 def newsgroups_sample(out_dir: Path) -> tuple[Path, Path]:
     from taxonomy.evaluate.datasets import NEWSGROUPS_FILE, newsgroups_rows
 
-    corpus, labels = out_dir / "20ng-3k.jsonl", out_dir / "20ng-3k_labels.jsonl"
+    corpus, labels = out_dir / "20ng-2k.jsonl", out_dir / "20ng-2k_labels.jsonl"
     if corpus.is_file() and labels.is_file():
         return corpus, labels
     rows = newsgroups_rows(pd.read_csv(SHARED / NEWSGROUPS_FILE), "test")
@@ -106,7 +106,7 @@ def dataset(name: str, cache: Path) -> tuple[list[str], Path, str]:
         return [str(REPO / "data/seeds")], SHARED / "eval/seeds_dev_labels.jsonl", "theme"
     if name in ARXIV_SAMPLES:
         corpus, labels = arxiv_sample(name, out)
-    elif name == "20ng-3k":
+    elif name == "20ng-2k":
         corpus, labels = newsgroups_sample(out)
     else:
         raise SystemExit(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")

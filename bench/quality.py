@@ -1,7 +1,7 @@
 """Quality on labelled corpora: ours (topic and theme level) vs BERTopic and KMeans on the same
 cached MiniLM embeddings, plus a check of every label we produce.
 
-    python bench/quality.py [--datasets seeds,arxiv-a,arxiv-b,arxiv-c,20ng-3k]
+    python bench/quality.py [--datasets seeds,arxiv-a,arxiv-b,arxiv-c,20ng-2k]
                             [--seeds 42,7,123] [--write docs/QUALITY.md]
 
 Datasets are built from ../shared at run time by bench/corpora.py (three arXiv samples of
