@@ -78,6 +78,7 @@ GENERIC_LABELS = frozenset(
     high throughput, billion of parameter, parameter, scale, robustness, multimodal, modality,
     natural language processing, nlp, large language model, language model, llm, foundation
     model, pre trained, pretrained, fine tuning, inference, reasoning, computer vision,
+    embedding, method, approach, framework, task, problem, result, performance, work,
     """.split(",")
     if item.strip()
 )
@@ -435,8 +436,10 @@ def name_theme(
         words = set(_label_key(hit_label).split())
         distinct = [
             (form, label)
-            for _, label, form in usable
-            if not words & set(_label_key(label).split()) and len(_label_key(label).split()) <= 3
+            for u, label, form in usable
+            if not words & set(_label_key(label).split())
+            and len(_label_key(label).split()) <= 3
+            and u.papers.mean() >= MIN_GROUP_SHARE
         ]
         others = [
             c for c in child_labels if c != hit_label and not words & set(_label_key(c).split())
