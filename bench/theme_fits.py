@@ -8,6 +8,7 @@ Writes .cache/bench/fits/<dataset>-<seed>.npz (topic_of, vectors, gold, baseline
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -83,4 +84,5 @@ if __name__ == "__main__":
         args = [a for a in args if a != sys.argv[sys.argv.index("--seeds") + 1]]
     for name in args:
         for seed in seeds:
-            print(name, seed, fit_one(name, seed, REPO / ".cache"), flush=True)
+            cache = Path(os.environ.get("TAXONOMY_BENCH_CACHE", REPO / ".cache"))
+            print(name, seed, fit_one(name, seed, cache), flush=True)

@@ -9,10 +9,10 @@ up to 39 % of the papers with size-weighted k-means of centroids and at most 20 
 
 The number of themes is the one whose grouping is most reproducible: the graph is built again
 from random halves of the papers, each half is clustered, and the count whose halves agree
-best (size-weighted ARI over topics) wins, among 2..MAX_FANOUT * sqrt(#topics); among
-near-ties, the one whose grouping of the whole graph has the highest modularity. A theme
-still holding more than MAX_THEME_SHARE of the papers, and over twice its fair share, is
-then split in two, so no theme swallows the field. docs/QUALITY.md compares this with the
+best (size-weighted ARI over topics) wins, among sqrt(#topics)..MAX_FANOUT * sqrt(#topics);
+among near-ties, the one whose grouping of the whole graph has the highest modularity. A
+theme still holding more than MAX_THEME_SHARE of the papers is then split in two, so no
+theme swallows the field. docs/QUALITY.md compares this with the
 previous size-weighted k-means of centroids and silhouette choice.
 """
 
@@ -34,14 +34,16 @@ from taxonomy.tree import Taxonomy, group_centroids
 # Papers used to build the topic graph: a seeded sample keeps the cost flat on large corpora.
 GRAPH_SAMPLE = 4000
 NEIGHBOURS = 15
-# The most themes considered: MAX_FANOUT * sqrt(#topics) (40 topics: 16; 300 topics: 43).
+# Theme counts considered: sqrt(#topics) .. MAX_FANOUT * sqrt(#topics) (40 topics: 6-16;
+# 300 topics: 17-43). Below sqrt(#topics), half-samples agree on the field's coarsest split
+# (arXiv: two halves of computer science) and prefer it to any reading level.
 MAX_FANOUT = 2.5
 # Random halves of the papers the count's reproducibility is measured on.
 STABILITY_HALVES = 4
 # Counts whose reproducibility is within this of the best count's are near-ties.
 STABILITY_TIE = 0.02
-# A theme with more than this share of the assigned papers, twice its fair share and 2+
-# topics is split in two.
+# A theme with more than this share of the assigned papers (and 2+ topics) is split in two
+# when the count is chosen automatically.
 MAX_THEME_SHARE = 0.25
 # Weight of the centroid cosine kernel added to the graph: it only keeps topics without
 # neighbour links (tiny or unsampled ones) attached to their nearest themes.
@@ -120,8 +122,10 @@ def _sample_rows(topic_of: np.ndarray, seed: int) -> np.ndarray:
     return rows
 
 
-def _max_themes(n_topics: int) -> int:
-    return max(2, min(n_topics - 1, round(MAX_FANOUT * math.sqrt(n_topics))))
+def _count_range(n_topics: int) -> range:
+    """Theme counts considered: sqrt(#topics) .. MAX_FANOUT * sqrt(#topics)."""
+    high = max(2, min(n_topics - 1, round(MAX_FANOUT * math.sqrt(n_topics))))
+    return range(min(high, max(2, round(math.sqrt(n_topics)))), high + 1)
 
 
 def choose_count(
@@ -137,7 +141,7 @@ def choose_count(
         halves.append((_graph(papers, topic_of, unit, a), _graph(papers, topic_of, unit, b)))
     weights = np.maximum(sizes, 1)
     scores = {}
-    for n in range(2, _max_themes(len(unit)) + 1):
+    for n in _count_range(len(unit)):
         agree = [
             adjusted_rand_score(
                 np.repeat(_spectral(ga, n, seed), weights),
@@ -172,11 +176,10 @@ def modularity(graph: np.ndarray, groups: np.ndarray) -> float:
 def _cap_sizes(
     assignment: np.ndarray, graph: np.ndarray, sizes: np.ndarray, seed: int
 ) -> np.ndarray:
-    """Split in two, largest first, any theme over MAX_THEME_SHARE of the papers and over
-    twice its fair share (1 / #themes): three equal themes stay as they are."""
+    """Split in two, largest first, any theme over MAX_THEME_SHARE of the papers."""
     assignment = assignment.copy()
     total = max(int(sizes.sum()), 1)
-    limit = max(MAX_THEME_SHARE, 2.0 / len(np.unique(assignment))) * total
+    limit = MAX_THEME_SHARE * total
     for _ in range(len(sizes)):
         themes = np.unique(assignment)
         papers = np.array([sizes[assignment == t].sum() for t in themes])
@@ -242,7 +245,7 @@ def _centroid_count(unit: np.ndarray, graph: np.ndarray, sizes: np.ndarray, seed
 
     best, best_score = 2, -np.inf
     weights = np.maximum(sizes, 1)
-    for n in range(2, _max_themes(len(unit)) + 1):
+    for n in _count_range(len(unit)):
         assignment = _spectral(graph, n, seed)
         if len(set(assignment)) < 2:
             continue

@@ -148,18 +148,19 @@ def test_group_topics_joins_similar_topics():
 
 
 def test_group_topics_picks_theme_count_from_papers_and_weights_by_size():
+    # Four fields of 4 topics (25 % of the papers each: no theme is over the 25 % cap).
     rng = np.random.default_rng(1)
-    base = rng.normal(size=(3, 8)) * 3
+    base = rng.normal(size=(4, 8)) * 3
     centroids = np.vstack([b + 0.3 * rng.normal(size=(4, 8)) for b in base])
-    topic_of = np.repeat(np.arange(12), 10)
-    papers = centroids[topic_of] + 0.2 * rng.normal(size=(120, 8))
-    themes = group_topics(centroids, np.full(12, 10), papers=papers, topic_of=topic_of)
-    assert len(set(themes)) == 3
-    for j in range(3):
+    topic_of = np.repeat(np.arange(16), 10)
+    papers = centroids[topic_of] + 0.2 * rng.normal(size=(160, 8))
+    themes = group_topics(centroids, np.full(16, 10), papers=papers, topic_of=topic_of)
+    assert len(set(themes)) == 4
+    for j in range(4):
         assert len(set(themes[j * 4 : j * 4 + 4])) == 1
     # Theme 0 is the one with most papers, whatever the number of topics in it.
-    sizes = np.array([1] * 4 + [100] * 4 + [1] * 4)
-    weighted = group_topics(centroids, sizes, n_themes=3)
+    sizes = np.array([1] * 4 + [100] * 4 + [1] * 8)
+    weighted = group_topics(centroids, sizes, n_themes=4)
     assert weighted[4] == 0
 
 
