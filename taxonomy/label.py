@@ -57,6 +57,8 @@ THEME_COVER = 0.35
 # subject instead of naming it ("Computational", "Clinical" of "clinical notes").
 MODIFIER_FOLLOWED = 0.5
 MAX_THEME_WORDS = 4
+# Words agreeing in their first ROOT letters count as one word in a name.
+ROOT = 6
 TOPIC_COVER = 0.25
 # Large corpora: a topic with fewer sampled papers than this is labelled from all its papers.
 MIN_SAMPLED = 10
@@ -79,6 +81,8 @@ GENERIC_LABELS = frozenset(
     natural language processing, nlp, large language model, language model, llm, foundation
     model, pre trained, pretrained, fine tuning, inference, reasoning, computer vision,
     embedding, method, approach, framework, task, problem, result, performance, work,
+    research, design, development, intelligence, participant, formulation, construction,
+    fidelity, environment, prediction,
     """.split(",")
     if item.strip()
 )
@@ -293,8 +297,8 @@ def join_labels(child_labels: list[str]) -> str:
     if len(child_labels) == 1:
         return child_labels[0]
     first = child_labels[0]
-    words = set(_label_key(first).split())
-    second = next((c for c in child_labels[1:] if not words & set(_label_key(c).split())), None)
+    words = set(_roots(first))
+    second = next((c for c in child_labels[1:] if not words & set(_roots(c))), None)
     if second is None:
         return first
     return f"{first} & {_inside(second)}"
@@ -308,9 +312,15 @@ def _inside(label: str) -> str:
     return label
 
 
+def _roots(label: str) -> list[str]:
+    """The label's words cut to ROOT letters: "equilibrium" and "equilibria" are one word."""
+    return [w[:ROOT] for w in _label_key(label).split()]
+
+
 def repeats_word(label: str) -> bool:
-    """Whether a label uses a word twice, up to plurals ("Survey & surveys")."""
-    words = _label_key(label).split()
+    """Whether a label uses a word twice, up to plurals and endings ("Survey & surveys",
+    "Equilibrium & equilibria")."""
+    words = _roots(label)
     return len(words) != len(set(words))
 
 
@@ -433,17 +443,15 @@ def name_theme(
         # attention, KV cache, attention scores): that label and the best distinct phrase
         # (a multi-word one, else another topic's label, else any).
         hit_label = child_hit[1]
-        words = set(_label_key(hit_label).split())
+        words = set(_roots(hit_label))
         distinct = [
             (form, label)
             for u, label, form in usable
-            if not words & set(_label_key(label).split())
+            if not words & set(_roots(label))
             and len(_label_key(label).split()) <= 3
             and u.papers.mean() >= MIN_GROUP_SHARE
         ]
-        others = [
-            c for c in child_labels if c != hit_label and not words & set(_label_key(c).split())
-        ]
+        others = [c for c in child_labels if c != hit_label and not words & set(_roots(c))]
         second = next((form for form, _ in distinct if " " in form), None)
         second = second or (others[0] if others else None)
         second = second or (distinct[0][0] if distinct else None)
@@ -460,7 +468,7 @@ def name_theme(
     pair, pair_cover = None, best.papers.mean()
     for i, (a, label_a, _) in enumerate(usable):
         for b, label_b, form_b in usable[i + 1 :]:
-            if set(_label_key(label_a).split()) & set(_label_key(label_b).split()):
+            if set(_roots(label_a)) & set(_roots(label_b)):
                 continue
             if len(_label_key(label_a).split()) + len(_label_key(label_b).split()) > 5:
                 continue

@@ -52,6 +52,7 @@ def test_generic_list_covers_the_issue_list():
 
 def test_repeats_word():
     assert repeats_word("Survey & surveys") and repeats_word("Comprehensive survey & survey")
+    assert repeats_word("Equilibrium & equilibria")
     assert not repeats_word("Speech & image generation")
 
 
