@@ -1,124 +1,232 @@
-"""Theme quality: our pipeline vs BERTopic's defaults on the same cached MiniLM embeddings.
+"""Quality on labelled corpora: ours (topic and theme level) vs BERTopic and KMeans on the same
+cached MiniLM embeddings, plus a check of every label we produce.
 
-    python bench/quality.py [--datasets seeds,20ng] [--seeds 42,7,123] [--seeds-large 42,7]
-                            [--write docs/QUALITY.md]
+    python bench/quality.py [--datasets seeds,arxiv-a,arxiv-b,arxiv-c,20ng-2k]
+                            [--seeds 42,7,123] [--write docs/QUALITY.md]
 
-Datasets (prepared from ../shared at run time by taxonomy.evaluate.datasets, never copied
-into the repo):
-- seeds: the bundled corpus scored against the hand labels of about half of it
-  (shared/eval/seeds_dev_labels.jsonl; the catch-all label `other` is left out);
-- 20ng: the 20 Newsgroups test split, headers/quotes/footers stripped as scikit-learn does,
-  scored against the 20 newsgroups;
-- arxiv: a seeded sample of 20,000 arXiv CS abstracts scored against their primary category
-  (coarse and imbalanced: cs.CV, cs.CL and cs.AI are 90 %); not in the default list.
-Both methods see the same embeddings from the pipeline's cache (the first 20ng run embeds 7.4k
-posts, ~6-10 min on 2 cores). Each method runs once per random seed (`--seeds` for the seeds,
-`--seeds-large` for the larger corpora) and is reported as mean ± sd. Unassigned papers
-(BERTopic's outlier topic -1, our unassigned) are scored as one extra cluster for both.
-The label check lists, for each gold class with at least 8 papers, the label of our topic
-holding most of its papers (first seed).
+Datasets are built from ../shared at run time by bench/corpora.py (three arXiv samples of
+11-12 primary categories x up to 200 papers, 150 posts per newsgroup, and the seeds with the
+hand labels of about half of them); run `python bench/corpora.py --embed` first to fill the
+embedding cache (about 6,500 abstracts). For every dataset and random seed:
+- ours: `taxonomy.pipeline.fit` with the defaults (stage results such as UMAP cached in
+  `--cache`), scored at the topic and the theme level; "themes before" is the previous theme
+  rule (size-weighted k-means of topic centroids, count by the papers' silhouette, kept in
+  bench/legacy_themes.py) applied to the very same topics;
+- BERTopic as documented, UMAP seeded, followed by `reduce_outliers(strategy="embeddings")`
+  and `update_topics` (no outliers left), and BERTopic defaults with its outliers;
+- KMeans told the true number of classes, on the unit MiniLM embeddings.
+Unassigned papers count as one extra cluster for every method. Per-run results are cached in
+`--cache`/bench/results, ours keyed by a hash of taxonomy/ (delete to recompute).
+
+The label check counts, over all runs, topic labels and theme names that are a single word
+of GENERIC (the list the tests keep), repeat a word, or are not written anywhere in the
+corpus as they are (case-sensitive, hyphen = space; each half of "A & b" separately).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
+import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache/numba"))
 NOTES_MARKER = "<!-- notes: kept when bench/quality.py rewrites this file -->"
 
+from corpora import DATASETS, dataset  # noqa: E402
 
-def dataset(name: str, cache: Path) -> tuple[list[str], Path, str]:
-    """(input paths, labels file, label field) for a dataset name."""
-    from taxonomy.evaluate import datasets
-
-    if name == "seeds":
-        return [str(REPO / "data/seeds")], SHARED / "eval/seeds_dev_labels.jsonl", "theme"
-    if name == "20ng":
-        corpus, labels = datasets.write_20newsgroups(SHARED, cache / "eval")
-    elif name == "arxiv":
-        corpus, labels = datasets.write_arxiv_sample(SHARED, cache / "eval", 20_000)
-    else:
-        raise SystemExit(f"unknown dataset {name!r}")
-    return [str(corpus)], labels, "label"
+# Labels that say nothing alone (the issue's list and the tests').
+GENERIC = {
+    "ai", "image", "images", "feature", "features", "memory", "human", "humans", "phrase",
+    "feedback", "instruction", "instructions", "energy", "symbolic", "deep learning",
+    "visual", "3d", "survey", "domain-specific", "retrieval-augmented", "high throughput",
+    "billions of parameters", "embedding", "embeddings", "data", "learning", "model", "models",
+    "language", "text", "training", "system", "systems",
+}  # fmt: skip
 
 
-def frame_for(corpus, topics: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": [p.id for p in corpus.papers],
-            "arxiv_id": [p.arxiv_id or "" for p in corpus.papers],
-            "abstract": [p.abstract for p in corpus.papers],
-            "topic_id": ["" if t < 0 else f"t{t}" for t in topics],
-            "theme_id": ["" if t < 0 else f"t{t}" for t in topics],
-        }
+def _agreement(gold: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    mask = gold != ""
+    p = np.where(pred[mask] >= 0, pred[mask], -1)
+    return (
+        float(normalized_mutual_info_score(gold[mask], p)),
+        float(adjusted_rand_score(gold[mask], p)),
     )
 
 
-def run_ours(paths: list[str], seed: int, cache: Path) -> tuple[pd.DataFrame, float, object]:
-    """Run the default pipeline; seconds exclude embedding (both methods share the cache)."""
-    from taxonomy.config import load_config
-    from taxonomy.evaluate import read_documents
-    from taxonomy.pipeline import run
-
-    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as fresh:
-        # Embeddings and compiled code are shared; stage results (UMAP...) are computed anew
-        # so the time is a real fit time.
-        for shared in ("embeddings", "numba"):
-            (cache / shared).mkdir(parents=True, exist_ok=True)
-            (Path(fresh) / shared).symlink_to((cache / shared).resolve())
-        overrides = {"input.paths": paths, "seed": seed, "cache_dir": fresh, "output.map": False}
-        start = time.perf_counter()
-        result = run(load_config(None, overrides), out=out)
-        seconds = time.perf_counter() - start - result.timings.get("embed", 0.0)
-        return read_documents(Path(out) / "documents.csv"), seconds, result
-
-
-def run_bertopic(corpus, embeddings: np.ndarray, seed: int) -> tuple[pd.DataFrame, float]:
-    """BERTopic() as documented, with only UMAP's random_state fixed (its default is unseeded)."""
-    from bertopic import BERTopic
-    from umap import UMAP
-
-    umap_model = UMAP(
-        n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed
-    )
-    start = time.perf_counter()
-    topics, _ = BERTopic(umap_model=umap_model).fit_transform(corpus.texts, embeddings)
-    return frame_for(corpus, np.asarray(topics)), time.perf_counter() - start
-
-
-def metrics(level: dict, seconds: float) -> dict:
+def _row(gold: np.ndarray, pred: np.ndarray, seconds: float = float("nan")) -> dict:
+    nmi, ari = _agreement(gold, pred)
+    assigned = pred[pred >= 0]
+    sizes = np.bincount(assigned) if len(assigned) else np.zeros(1)
     return {
-        "nmi": level["nmi"],
-        "ari": level["ari"],
-        "harmonic_purity": level["harmonic_purity"],
-        "unassigned": 1 - level["coverage_all"],
-        "clusters": level["n_clusters"],
+        "nmi": nmi,
+        "ari": ari,
+        "clusters": int((sizes > 0).sum()),
+        "unassigned": float((pred < 0).mean()),
+        "largest": float(sizes.max() / len(pred)),
         "seconds": seconds,
     }
 
 
+def label_problems(labels: list[str], texts: list[str]) -> dict[str, list[str]]:
+    """Labels that are a generic single word, repeat a word, or lost their written form."""
+    from taxonomy.label import repeats_word
+
+    corpus = "\n".join(texts)
+    problems: dict[str, list[str]] = {"generic": [], "repeats": [], "casing": []}
+    for label in labels:
+        halves = [h.strip() for h in label.split(" & ")]
+        if any(h.lower() in GENERIC for h in halves):
+            problems["generic"].append(label)
+        if repeats_word(label):
+            problems["repeats"].append(label)
+        for half in halves:
+            body = half[1:]  # the first letter is capitalised for display
+            words = re.split(r"[\s\-]+", body)
+            pattern = r"[\s\-]+".join(re.escape(w) for w in words)
+            if not re.search(re.escape(half[:1].lower()) + "?" + pattern, corpus) and not (
+                re.search(re.escape(half[:1]) + pattern, corpus)
+            ):
+                problems["casing"].append(label)
+                break
+    return problems
+
+
+def run_ours(name: str, seed: int, cache: Path) -> dict:
+    from legacy_themes import legacy_group_topics
+
+    from taxonomy import hierarchy, pipeline
+    from taxonomy.config import load_config
+    from taxonomy.ingest import read_corpus
+    from taxonomy.tree import THEME, TOPIC, group_centroids
+
+    paths, labels_path, field = dataset(name, cache)
+    corpus = read_corpus([Path(p) for p in paths])
+    captured: dict = {}
+    original = hierarchy.fit_themes
+
+    def capture(topic_of, vectors, settings, seed_, topic_names=None):
+        captured.update(topic_of=np.asarray(topic_of), vectors=np.asarray(vectors))
+        start = time.perf_counter()
+        fitted = original(topic_of, vectors, settings, seed_, topic_names)
+        captured["theme_seconds"] = time.perf_counter() - start
+        return fitted
+
+    hierarchy.fit_themes = capture
+    try:
+        cfg = load_config(
+            None, {"seed": seed, "cache_dir": str(cache), "curation": None, "output.map": False}
+        )
+        start = time.perf_counter()
+        result = pipeline.fit(corpus, config=cfg)
+        seconds = time.perf_counter() - start
+    finally:
+        hierarchy.fit_themes = original
+    from theme_fits import gold_labels
+
+    gold = gold_labels(corpus, labels_path, field)
+    tax = result.taxonomy
+    topic_of = np.asarray(tax.topic_of)
+    themes = np.asarray(tax.layer(THEME))
+    n_topics = int(captured["topic_of"].max()) + 1
+    cap = captured["topic_of"]
+    centroids = group_centroids(captured["vectors"], cap, n_topics)
+    sizes = np.bincount(cap[cap >= 0], minlength=n_topics)
+    old = legacy_group_topics(centroids, sizes, papers=captured["vectors"], topic_of=cap, seed=seed)
+    old_themes = np.where(cap >= 0, old[np.maximum(cap, 0)], -1)
+    topic_labels = [tax.labels[i] for i in tax.ids[TOPIC]]
+    theme_labels = [tax.labels[i] for i in tax.ids[THEME]]
+    texts = corpus.texts
+    return {
+        "papers": len(texts),
+        "classes": int(len(set(gold[gold != ""]))),
+        "topic": _row(gold, topic_of, seconds),
+        "theme": _row(gold, themes, captured["theme_seconds"]),
+        "theme_before": _row(gold, old_themes),
+        "theme_labels": theme_labels,
+        "topic_labels": topic_labels,
+        "problems": {
+            "topic": label_problems(topic_labels, texts),
+            "theme": label_problems(theme_labels, texts),
+        },
+        "_gold": gold.tolist(),
+        "_themes": themes.tolist(),
+    }
+
+
+def run_others(name: str, seed: int, cache: Path) -> dict:
+    from bertopic import BERTopic
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import CountVectorizer
+    from theme_fits import gold_labels
+    from umap import UMAP
+
+    from taxonomy.embed import embed_texts
+    from taxonomy.ingest import read_corpus
+
+    paths, labels_path, field = dataset(name, cache)
+    corpus = read_corpus([Path(p) for p in paths])
+    texts = corpus.texts
+    embeddings, new = embed_texts(texts, cache_dir=cache / "embeddings")
+    if new:
+        print(f"  ({new} texts embedded)", flush=True)
+    gold = gold_labels(corpus, labels_path, field)
+    umap_model = UMAP(
+        n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed
+    )
+    start = time.perf_counter()
+    model = BERTopic(umap_model=umap_model)
+    topics, _ = model.fit_transform(texts, embeddings)
+    bert_seconds = time.perf_counter() - start
+    out = {"bertopic": _row(gold, np.asarray(topics), bert_seconds)}
+    start = time.perf_counter()
+    if (np.asarray(topics) == -1).any():
+        reduced = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=embeddings)
+    else:
+        reduced = topics
+    model.update_topics(texts, topics=reduced, vectorizer_model=CountVectorizer())
+    out["bertopic_reduced"] = _row(
+        gold, np.asarray(reduced), bert_seconds + time.perf_counter() - start
+    )
+    k = int(len(set(gold[gold != ""])))
+    start = time.perf_counter()
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embeddings)
+    out["kmeans"] = _row(gold, km, time.perf_counter() - start)
+    return out
+
+
+def cached(path: Path, compute, *args) -> dict:
+    if path.is_file():
+        return json.loads(path.read_text())
+    value = compute(*args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+    return value
+
+
 def summarise(rows: list[dict]) -> dict[str, str]:
     out = {}
-    for key in rows[0]:
+    for key in ("nmi", "ari", "clusters", "unassigned", "largest", "seconds"):
         values = np.array([r[key] for r in rows], dtype=float)
         if key == "clusters":
             out[key] = f"{values.mean():.1f} ({values.min():.0f}–{values.max():.0f})"
         elif key == "seconds":
-            out[key] = f"{values.mean():.0f}"
+            out[key] = "" if np.isnan(values).all() else f"{np.nanmean(values):.0f}"
+        elif key == "largest":
+            out[key] = f"{values.max():.0%}"
         else:
             out[key] = f"{values.mean():.3f} ± {values.std():.3f}"
     return out
@@ -136,6 +244,15 @@ def machine() -> str:
     return f"{platform.node()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
+def code_version() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "taxonomy").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def commit() -> str:
     try:
         return subprocess.run(
@@ -145,98 +262,104 @@ def commit() -> str:
         return "?"
 
 
+METHODS = (
+    ("BERTopic defaults", "topic", "bertopic"),
+    ("BERTopic + reduce_outliers", "topic", "bertopic_reduced"),
+    ("KMeans (true k)", "—", "kmeans"),
+    ("taxonomy (ours)", "topic", "topic"),
+    ("taxonomy, themes before", "theme", "theme_before"),
+    ("taxonomy (ours)", "theme", "theme"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="seeds,20ng")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", default="42,7,123")
-    parser.add_argument("--seeds-large", default="42,7", help="seeds for 20ng and arxiv")
     parser.add_argument("--cache", default=str(REPO / ".cache"))
     parser.add_argument("--write", default=None, help="markdown file to write the report to")
     args = parser.parse_args()
-
-    from taxonomy.embed import embed_texts
-    from taxonomy.evaluate import evaluate_run, load_labels
-
     cache = Path(args.cache)
+    # Our results depend on the code of the stages; the other methods' only on the data.
+    results = cache / "bench/results" / code_version()
+    others_dir = cache / "bench/results/others"
     started, revision = dt.datetime.now(dt.UTC), commit()
     table = [
-        "| dataset | papers | method | level | NMI | ARI | harmonic purity | unassigned "
-        "| clusters | fit s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | papers | classes | method | level | NMI | ARI | clusters | unassigned "
+        "| largest | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    checks: list[str] = []
+    problems: dict[str, dict[str, list[str]]] = {}
+    names_lines: list[str] = []
+    seeds = [int(s) for s in args.seeds.split(",")]
     for name in args.datasets.split(","):
-        paths, labels_path, field = dataset(name, cache)
-        labels = load_labels(labels_path, field)
-        ours_topic, ours_theme, bert = [], [], []
-        seeds = args.seeds if name == "seeds" else args.seeds_large
-        for i, seed in enumerate(int(s) for s in seeds.split(",")):
-            docs, seconds, result = run_ours(paths, seed, cache)
-            n = len(result.corpus)
-            scored = evaluate_run(docs, labels, ignore_labels=("other",))
-            ours_topic.append(metrics(scored["levels"]["topic"], seconds))
-            ours_theme.append(metrics(scored["levels"]["theme"], seconds))
-            if i == 0:
-                checks += label_check_lines(name, scored.get("label_check", []))
-            embeddings, _ = embed_texts(result.corpus.texts, cache_dir=cache / "embeddings")
-            frame, bert_seconds = run_bertopic(result.corpus, embeddings, seed)
-            bert_levels = evaluate_run(frame, labels, ignore_labels=("other",))["levels"]
-            bert.append(metrics(bert_levels["topic"], bert_seconds))
-            print(name, seed, "ours", ours_topic[-1], "bertopic", bert[-1], flush=True)
-        for method, level, rows in (
-            ("BERTopic defaults", "topic", bert),
-            ("taxonomy (ours)", "topic", ours_topic),
-            ("taxonomy (ours)", "theme", ours_theme),
-        ):
+        ours, others = [], []
+        for seed in seeds:
+            ours.append(cached(results / f"{name}-{seed}-ours.json", run_ours, name, seed, cache))
+            others.append(
+                cached(others_dir / f"{name}-{seed}-others.json", run_others, name, seed, cache)
+            )
+            print(name, seed, "ours", ours[-1]["topic"], ours[-1]["theme"], flush=True)
+            print(name, seed, "others", others[-1], flush=True)
+            for level in ("topic", "theme"):
+                for kind, labels in ours[-1]["problems"][level].items():
+                    problems.setdefault(level, {}).setdefault(kind, []).extend(labels)
+        first = ours[0]
+        names_lines.append(f"- **{name}** (seed {seeds[0]}): " + "; ".join(first["theme_labels"]))
+        for method, level, key in METHODS:
+            rows = [o[key] for o in ours] if key in ours[0] else [o[key] for o in others]
             s = summarise(rows)
             table.append(
-                f"| {name} | {n} | {method} | {level} | {s['nmi']} | {s['ari']} | "
-                f"{s['harmonic_purity']} | {s['unassigned']} | {s['clusters']} | {s['seconds']} |"
+                f"| {name} | {first['papers']} | {first['classes']} | {method} | {level} | "
+                f"{s['nmi']} | {s['ari']} | {s['clusters']} | {s['unassigned']} | "
+                f"{s['largest']} | {s['seconds']} |"
             )
+    check = [
+        "| level | single generic word | repeats a word | not written so in the corpus |",
+        "|---|---|---|---|",
+    ]
+    for level in ("topic", "theme"):
+        p = problems.get(level, {})
+        check.append(
+            f"| {level} | "
+            + " | ".join(
+                f"{len(p.get(k, []))} "
+                + (f"({', '.join(sorted(set(p[k]))[:8])})" if p.get(k) else "")
+                for k in ("generic", "repeats", "casing")
+            )
+            + " |"
+        )
     report = "\n".join(
         [
-            "# Quality: taxonomy vs BERTopic defaults",
+            "# Quality: taxonomy vs BERTopic and KMeans on the same embeddings",
             "",
-            f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, commit {revision}, with",
-            f"`python bench/quality.py {' '.join(sys.argv[1:])}`.",
-            f"Random seeds: {args.seeds} for the seeds, {args.seeds_large} for larger corpora;",
-            "mean ± sd over seeds; clusters: mean (min–max). Unassigned papers are scored as one",
-            "extra cluster for both methods. 'fit s': wall time without embedding (shared cache).",
+            f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()} (shared with other jobs),",
+            f"commit {revision}, with `python bench/quality.py {' '.join(sys.argv[1:])}`",
+            "(after `python bench/corpora.py --embed`). Random seeds "
+            f"{args.seeds}: mean ± sd over seeds; clusters: mean (min–max); largest: the",
+            "largest cluster's share of all papers, worst seed. Unassigned papers count as one",
+            "extra cluster. 's': wall seconds of the fit (ours: pipeline.fit with UMAP results",
+            "cached from earlier runs, so not a fit time; theme rows: the theme stage alone).",
+            "'themes before' is the previous theme rule on the very same topics.",
             "",
             *table,
             "",
-            *checks,
+            "## Label check (all runs above)",
+            "",
+            *check,
+            "",
+            "## Theme names (first seed)",
+            "",
+            *names_lines,
+            "",
         ]
     )
     print(report)
     if args.write:
         target = Path(args.write)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Hand-written notes below the marker survive a re-run.
         old = target.read_text(encoding="utf-8") if target.is_file() else ""
         notes = old[old.index(NOTES_MARKER) :] if NOTES_MARKER in old else NOTES_MARKER + "\n"
-        target.write_text(report + "\n\n" + notes, encoding="utf-8")
-
-
-def label_check_lines(name: str, rows: list[dict]) -> list[str]:
-    if not rows:
-        return []
-    lines = [
-        f"## Label check ({name}, first seed)",
-        "",
-        "For each gold class with at least 8 labelled papers, the label of our topic holding",
-        "most of its papers, and the next topics holding at least two of them.",
-        "",
-        "| gold class | papers | topic label | papers in that topic | also in |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['class']} | {r['papers']} | {r['topic_label']} | {r['in_topic']} | "
-        + ", ".join(f"{label} ({n})" for label, n in r.get("also", []))
-        + " |"
-        for r in rows
-    ]
-    return [*lines, ""]
+        target.write_text(report + "\n" + notes, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -322,3 +322,13 @@ def complete_phrase(phrase: str, texts: list[str]) -> str:
 def as_label(form: str) -> str:
     """Capitalise the first letter only, so acronyms and inner capitals ('KV cache') survive."""
     return form[:1].upper() + form[1:] if form[:1].islower() else form
+
+
+def modifier_share(phrase: str, texts: list[str]) -> float:
+    """Share of the uses of `phrase` followed by a content word ("computational cost",
+    "clinical notes"): high for adjectives and verbs, low for the nouns a label should name."""
+    total, _, after = _neighbours(phrase, texts)
+    if total == 0:
+        return 0.0
+    content = sum(c for w, c in after.items() if w not in STOP_WORDS or w in HEAD_NOUNS)
+    return content / total

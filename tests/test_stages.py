@@ -148,18 +148,19 @@ def test_group_topics_joins_similar_topics():
 
 
 def test_group_topics_picks_theme_count_from_papers_and_weights_by_size():
+    # Four fields of 4 topics (25 % of the papers each: no theme is over the 25 % cap).
     rng = np.random.default_rng(1)
-    base = rng.normal(size=(3, 8)) * 3
+    base = rng.normal(size=(4, 8)) * 3
     centroids = np.vstack([b + 0.3 * rng.normal(size=(4, 8)) for b in base])
-    topic_of = np.repeat(np.arange(12), 10)
-    papers = centroids[topic_of] + 0.2 * rng.normal(size=(120, 8))
-    themes = group_topics(centroids, np.full(12, 10), papers=papers, topic_of=topic_of)
-    assert len(set(themes)) == 3
-    for j in range(3):
+    topic_of = np.repeat(np.arange(16), 10)
+    papers = centroids[topic_of] + 0.2 * rng.normal(size=(160, 8))
+    themes = group_topics(centroids, np.full(16, 10), papers=papers, topic_of=topic_of)
+    assert len(set(themes)) == 4
+    for j in range(4):
         assert len(set(themes[j * 4 : j * 4 + 4])) == 1
     # Theme 0 is the one with most papers, whatever the number of topics in it.
-    sizes = np.array([1] * 4 + [100] * 4 + [1] * 4)
-    weighted = group_topics(centroids, sizes, n_themes=3)
+    sizes = np.array([1] * 4 + [100] * 4 + [1] * 8)
+    weighted = group_topics(centroids, sizes, n_themes=4)
     assert weighted[4] == 0
 
 
@@ -248,11 +249,12 @@ def test_adjectives_and_modifier_phrases_are_not_labels_when_a_noun_is_there():
     assert names_nothing("high level") and names_nothing("graph based")
     assert not names_nothing("survey") and not names_nothing("retrieval")
     assert not names_nothing("domain specific") and not names_nothing("table")
-    # Every paper says "comprehensive" (the group's top c-TF-IDF term); most say "survey".
-    texts = [f"A comprehensive {w} survey of topic {i}." for i, w in enumerate(["new"] * 8)]
+    # Every paper says "comprehensive" (the group's top c-TF-IDF term); most say "ontology"
+    # ("survey" would do too, but is a generic label now: tests/test_label.py).
+    texts = [f"A comprehensive {w} ontology of topic {i}." for i, w in enumerate(["new"] * 8)]
     texts += ["A comprehensive study of methods."] * 2
     texts += [f"Unrelated background text number {i} about cats." for i in range(50)]
     counts, vocab = count_phrases(texts, max_ngram=1)
     groups = np.array([0] * 10 + [1] * 50)
     labels = label_groups(groups, 2, counts, vocab, texts, np.eye(60, dtype=np.float32))
-    assert labels[0].label == "Survey"
+    assert labels[0].label == "Ontology"
