@@ -5,9 +5,9 @@ cached MiniLM embeddings, plus a check of every label we produce.
                             [--seeds 42,7,123] [--write docs/QUALITY.md]
 
 Datasets are built from ../shared at run time by bench/corpora.py (three arXiv samples of
-11-12 primary categories x up to 200 papers, 150 posts per newsgroup, and the seeds with the
+11-12 primary categories x up to 200 papers, 100 posts per newsgroup, and the seeds with the
 hand labels of about half of them); run `python bench/corpora.py --embed` first to fill the
-embedding cache (about 6,500 abstracts). For every dataset and random seed:
+embedding cache (about 5,500 texts). For every dataset and random seed:
 - ours: `taxonomy.pipeline.fit` with the defaults (stage results such as UMAP cached in
   `--cache`), scored at the topic and the theme level; "themes before" is the previous theme
   rule (size-weighted k-means of topic centroids, count by the papers' silhouette, kept in
