@@ -51,6 +51,8 @@ def _mix(a: str, b: str, run: int) -> str:
     real vocabulary, the usual length, and an opening and a closing no other text has (ingest
     compares texts sharing those as near-duplicates)."""
     wa, wb = _halves(a)[0].split(), _halves(b)[1].split()  # an abstract's usual length
+    size = min(len(wa), len(wb))  # so the text opens and closes with a run of each
+    wa, wb = wa[:size], wb[:size]
     out: list[str] = []
     for start in range(0, max(len(wa), len(wb)), run):
         out += wa[start : start + run] + wb[start : start + run]
