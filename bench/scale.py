@@ -46,6 +46,19 @@ def arxiv_records() -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _mix(a: str, b: str, run: int) -> str:
+    """Runs of `run` words taken in turn from the first half of a and the second half of b:
+    real vocabulary, the usual length, and an opening and a closing no other text has (ingest
+    compares texts sharing those as near-duplicates)."""
+    wa, wb = _halves(a)[0].split(), _halves(b)[1].split()  # an abstract's usual length
+    size = min(len(wa), len(wb))  # so the text opens and closes with a run of each
+    wa, wb = wa[:size], wb[:size]
+    out: list[str] = []
+    for start in range(0, max(len(wa), len(wb)), run):
+        out += wa[start : start + run] + wb[start : start + run]
+    return " ".join(out)
+
+
 def _halves(text: str) -> tuple[str, str]:
     words = text.split()
     cut = len(words) // 2
@@ -103,8 +116,8 @@ def standin_vectors(texts: list[str], seed: int = 0) -> np.ndarray:
 
 def grown(n: int, work: Path) -> tuple[list[dict], np.ndarray]:
     """n records and stand-in vectors from the BASE-paper set: its papers, then synthetic ones
-    (first half of paper a + second half of paper b, a != b, each pair once) whose vector is
-    the normalised sum of a's and b's: no TF-IDF over a million texts."""
+    (runs of words of paper a and paper b in turn, a != b, each pair once) whose vector is the
+    normalised sum of a's and b's: no TF-IDF over a million texts."""
     from taxonomy.ingest import read_corpus
 
     data, _, npy = prepare(BASE, work)
@@ -124,8 +137,8 @@ def grown(n: int, work: Path) -> tuple[list[dict], np.ndarray]:
         records.append(
             {
                 "id": f"syn-{len(records)}",
-                "title": f"{_halves(ra['title'])[0]} {_halves(rb['title'])[1]}",
-                "abstract": f"{_halves(ra['abstract'])[0]} {_halves(rb['abstract'])[1]}",
+                "title": _mix(ra["title"], rb["title"], 3),
+                "abstract": _mix(ra["abstract"], rb["abstract"], 6),
             }
         )
     pa, pb = np.array(pairs, np.int64).reshape(-1, 2).T
