@@ -18,7 +18,7 @@ def run(config: Any = None, out: Any = None, **overrides: Any) -> RunResult:
 
 
 def fit(papers: Any, embeddings: Any = None, config: Any = None, **settings: Any) -> RunResult:
-    """Fit a taxonomy in memory (nothing written); see `taxonomy.pipeline.fit`.
+    """Fit a taxonomy in memory (nothing written); see `taxonomy.fitting.fit`.
 
     `papers`: abstract texts, a pandas DataFrame (columns input.title_column/abstract_column/
     id_column, vectors in input.vector_column) or a Corpus; `embeddings`: your own [n, d]

@@ -1,0 +1,399 @@
+"""Fitting a taxonomy in memory: the stages wired from papers to a labelled `Taxonomy`.
+
+`fit` embeds (or takes given vectors), then either fits afresh (lexical → reduce → cluster →
+layout → seed themes → hierarchy) or, given the previous run's state and positions, updates
+that taxonomy (`taxonomy.curate.update`); both continue with curate → label → run record.
+Each stage is a function in its own module; this module passes data between them, times
+them, and caches the expensive deterministic steps on disk. `taxonomy.pipeline.run` adds
+reading the configured input and writing the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taxonomy.config import Config, resolve_config
+from taxonomy.curate.edits import Edits
+from taxonomy.curate.ids import RunState
+from taxonomy.embed import Embedder, Progress
+from taxonomy.errors import TaxonomyError
+from taxonomy.models import Corpus, Paper, TaxonomyNode
+from taxonomy.progress import Announced, Stages
+from taxonomy.tree import Taxonomy
+
+
+@dataclass
+class RunResult:
+    config: Config
+    corpus: Corpus
+    taxonomy: Taxonomy
+    layout: np.ndarray  # [n, 2] map coordinates
+    state: RunState  # what the next run starts from (state.json)
+    changes: dict[str, Any] = field(default_factory=dict)  # see taxonomy.curate.changes
+    files: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    newly_embedded: int = 0
+    out_dir: Path | None = None  # where `run` wrote the outputs
+    embeddings: np.ndarray | None = None  # [n, d] the papers' vectors (sentence model or given)
+
+    @cached_property
+    def themes(self) -> list[TaxonomyNode]:
+        return self.taxonomy.tree()
+
+    @property
+    def topics(self) -> list[TaxonomyNode]:
+        return [topic for theme in self.themes for topic in theme.children]
+
+    @property
+    def topic_of(self) -> np.ndarray:
+        return self.taxonomy.topic_of
+
+    @property
+    def unassigned(self) -> int:
+        return self.taxonomy.unassigned
+
+    def topic_vectors(self) -> dict[str, np.ndarray]:
+        """Topic id -> centroid of its papers' embeddings (the report's similarity heatmap)."""
+        if self.embeddings is None:
+            return {}
+        centroids = self.taxonomy.centroids(self.embeddings, 0)
+        return dict(zip(self.taxonomy.ids[0], centroids, strict=True))
+
+    def to_bertopic(self) -> Any:
+        """A fitted `bertopic.BERTopic` holding exactly these topics (BERTopic's manual topic
+        modelling: our assignment, our embeddings, our labels as its custom labels), so its
+        `get_topic_info`, `visualize_*`, `topics_over_time` and `save` work on them.
+        BERTopic numbers topics by size; `taxonomy.interop.topic_id_map` maps ours to its."""
+        from taxonomy.interop import to_bertopic
+
+        if self.embeddings is None:
+            raise ValueError("this result holds no embeddings")
+        labels = {t: self.taxonomy.labels.get(i, "") for t, i in enumerate(self.taxonomy.ids[0])}
+        return to_bertopic(self.corpus.texts, self.topic_of, self.embeddings, labels)
+
+
+def _as_corpus(papers: Any, cfg: Config) -> tuple[Corpus, np.ndarray | None]:
+    """(the papers as a Corpus, their vectors from a DataFrame's input.vector_column)."""
+    if isinstance(papers, Corpus):
+        return papers, None
+    if hasattr(papers, "columns") and hasattr(papers, "itertuples"):  # a pandas DataFrame
+        from taxonomy.ingest import read_frame
+
+        return read_frame(
+            papers,
+            title_column=cfg.input.title_column,
+            abstract_column=cfg.input.abstract_column,
+            id_column=cfg.input.id_column,
+            vector_column=cfg.input.vector_column,
+        )
+    if isinstance(papers, str):
+        papers = [papers]
+    items = [
+        p if isinstance(p, Paper) else Paper(abstract=str(p), source="<memory>") for p in papers
+    ]
+    return Corpus(items, len(items)), None
+
+
+def fit(
+    papers: Corpus | Sequence[Paper] | Sequence[str] | Any,
+    embeddings: np.ndarray | None = None,
+    config: Config | dict | str | Path | None = None,
+    *,
+    edits: Edits | None = None,
+    previous: RunState | None = None,
+    held: tuple[list[str], np.ndarray] | None = None,
+    embedder: Embedder | None = None,
+    stages: Stages | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """The taxonomy of `papers` in memory: a Corpus, Papers, abstract texts, or a pandas
+    DataFrame (columns input.title_column / abstract_column / id_column; one paper per row, in
+    order, no deduplication; its input.vector_column, when set, gives the embeddings).
+
+    `embeddings` ([n, d], one row per paper, scaled to unit length) replace the sentence model
+    for the papers; label phrases and seed themes are then embedded only if an `embedder` of
+    that model is given. `config`: a Config, a dict of settings, a YAML path or None;
+    `overrides`: settings on top, `cluster__min_size=8` (double underscore for the dot),
+    `cluster={"min_size": 8}` or `**{"cluster.min_size": 8}`.
+    With `previous` (the last run's state) and `held` (its paper ids and map positions), the
+    previous taxonomy is updated instead of refitted (`taxonomy.curate.update`); with
+    `previous` alone it is refitted and its ids are kept where nodes match.
+    """
+    from taxonomy import engines
+    from taxonomy.ingest.vectors import unit_rows
+
+    cfg = resolve_config(config, overrides)
+    corpus, frame_vectors = _as_corpus(papers, cfg)
+    stages = stages or Stages(False)
+    if embeddings is None:
+        embeddings = frame_vectors
+    elif len(embeddings) != len(corpus):
+        raise TaxonomyError(f"embeddings: {len(embeddings)} rows for {len(corpus)} papers")
+    given = embeddings is not None and embedder is None
+    if embeddings is not None:
+        embeddings = unit_rows(embeddings, "<embeddings>", "embeddings")
+    work = _Work(cfg, corpus, stages, edits or Edits(), previous, given=given)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(cfg.cache_dir) / "numba"))
+    backend = engines.build(cfg.compute, cfg.embed, embedder)
+    announced = Announced(backend.embedder, stages.note, "embed")
+    work.embed = _Embedding(announced, Path(cfg.cache_dir), usable=not given)
+    work.model_id = "" if given else backend.embedder.model_name
+    if embeddings is None:
+        with work.stages("embed", total=len(corpus)) as tick:
+            embeddings, work.newly = work.embed(corpus.texts, tick)
+    work.embeddings = embeddings
+    if held is None or previous is None:
+        fitted, layout = _refit(work, backend)
+    else:
+        fitted, layout = _update(work, held)
+    return _finish(work, fitted, layout)
+
+
+@dataclass
+class _Work:
+    """What the stages of one fit share."""
+
+    cfg: Config
+    corpus: Corpus
+    stages: Stages
+    edits: Edits
+    previous: RunState | None
+    embed: Any = None  # _Embedding
+    embeddings: Any = None
+    vectors: Any = None
+    sample: np.ndarray | None = None
+    newly: int = 0
+    seed_outcomes: list = field(default_factory=list)
+    fit_record: dict[str, Any] | None = None  # None: a new fit, recorded after curation
+    given: bool = False  # the user's own vectors, not the model's
+    model_id: str = ""
+    run_info: dict[str, Any] = field(default_factory=dict)
+
+
+def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
+    from taxonomy import hierarchy
+
+    topics, layout = _fit_topics(work, backend)
+    topic_of, names = _seed_themes(work, topics.topic_of, topics.min_size, {}, compact=True)
+    with work.stages("hierarchy"):
+        fitted = hierarchy.fit_themes(
+            topic_of, work.vectors, work.cfg.hierarchy, work.cfg.seed, names
+        )
+    reason = "first run in this folder" if work.previous is None else "refit"
+    work.run_info = {"mode": "fit", "reason": work.run_info.get("reason", reason)}
+    return fitted, layout
+
+
+def _update(work: _Work, held: tuple[list[str], np.ndarray]) -> tuple[Taxonomy, np.ndarray]:
+    from taxonomy import cluster
+    from taxonomy.curate import update
+
+    _lexical(work)
+    assert work.previous is not None
+    n_fitted = len(work.corpus) if work.sample is None else len(work.sample)
+    min_size = cluster.resolve_min_size(work.cfg.cluster.min_size, n_fitted)
+    with work.stages("update"):
+        paper_ids = [p.id for p in work.corpus.papers]
+        updated = update.update_topics(
+            work.previous,
+            held[0],
+            held[1],
+            paper_ids,
+            work.embeddings,
+            work.vectors,
+            min_size,
+            work.cfg.seed,
+        )
+    topic_of, names = _seed_themes(work, updated.topic_of, min_size, updated.names, compact=False)
+    seeded = list(range(len(updated.theme_of_topic), int(topic_of.max()) + 1))
+    themes = update.nearest_theme(work.vectors, topic_of, updated.theme_of_topic, seeded)
+    theme_of_topic = np.concatenate([updated.theme_of_topic, np.array(themes, np.int64)])
+    labels = {f"topic-{t + 1}": name for t, name in names.items()}
+    fitted = Taxonomy.numbered(topic_of, theme_of_topic, labels).compact()
+    record = dict(work.previous.fit)
+    record["added"] = int(record.get("added", 0)) + updated.summary["new_papers"]
+    work.fit_record = record
+    work.run_info = {"mode": "update", **updated.summary}
+    return fitted, updated.layout
+
+
+def _seed_themes(
+    work: _Work, topic_of: np.ndarray, min_size: int, held_names: dict[int, str], compact: bool
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Seed themes not already held become topics (`compact`: emptied topics dropped, see
+    `apply_seeds`); returns topic_of and the seed names by topic."""
+    from taxonomy.curate.seeds import apply_seeds, seed_text
+
+    seeds = [s for s in work.edits.spec.seeds if s.name not in set(held_names.values())]
+    if not seeds:
+        return topic_of, dict(held_names)
+    with work.stages("seeds"):
+        vectors = work.embed.required([seed_text(s) for s in seeds], "seeds")
+        texts = work.corpus.texts
+        topic_of, names, work.seed_outcomes = apply_seeds(
+            topic_of,
+            work.embeddings,
+            texts,
+            seeds,
+            vectors,
+            min_size,
+            held=held_names,
+            compact=compact,
+        )
+    return topic_of, names
+
+
+def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
+    """Stable ids and the user's edits, labels, the state for the next run and the changes."""
+    from taxonomy import curate, label, placement
+    from taxonomy.curate import update
+
+    cfg, corpus, edits = work.cfg, work.corpus, work.edits
+    with work.stages("curate"):
+        curated = curate.identify_and_edit(
+            fitted, corpus, work.embeddings, work.vectors, edits, work.previous, cfg.seed
+        )
+    with work.stages("label"):
+        labelled, auto = label.label_taxonomy(
+            curated.taxonomy,
+            corpus.texts,
+            work.vectors,
+            work.embeddings,
+            cfg.label,
+            preset=curated.preset_labels,
+            fixed=curated.taxonomy.labels,
+            sample=work.sample,
+            embed_phrases=work.embed.phrases(),
+        )
+    raw_topics = curated.raw[0]
+    record = work.fit_record or update.fit_record(cfg, raw_topics, len(corpus))
+    state, changes = curate.run_record(
+        curated,
+        labelled,
+        auto,
+        corpus,
+        work.embeddings,
+        work.previous,
+        extra={
+            "assign_threshold": placement.similarity_floor(work.embeddings, labelled.topic_of),
+            "embed": {"model": cfg.embed.model, "max_tokens": cfg.embed.max_tokens},
+            "fit": record,
+            "vectors": "given" if work.given else "model",
+            "model_id": work.model_id,
+        },
+        seeds=[vars(o) for o in work.seed_outcomes],
+        deleted=frozenset(edits.spec.delete),
+    )
+    drift = update.drift(record, raw_topics, len(corpus), labelled.unassigned)
+    changes["run"] = {**work.run_info, "drift": drift}
+    return RunResult(
+        cfg,
+        corpus,
+        labelled,
+        layout,
+        state,
+        changes,
+        newly_embedded=work.newly,
+        embeddings=work.embeddings,
+    )
+
+
+class _Embedding:
+    """Texts -> vectors through the embedder and the run's embedding cache."""
+
+    def __init__(self, embedder: Embedder, cache_dir: Path, usable: bool) -> None:
+        self.embedder, self.cache_dir, self.usable = embedder, cache_dir / "embeddings", usable
+
+    def __call__(self, texts: list[str], tick: Progress | None = None) -> tuple[np.ndarray, int]:
+        from taxonomy.embed import embed_texts
+
+        return embed_texts(texts, self.embedder, cache_dir=self.cache_dir, progress=tick)
+
+    def phrases(self) -> Any:
+        return (lambda items: self(items)[0]) if self.usable else None
+
+    def required(self, texts: list[str], what: str) -> np.ndarray:
+        if not self.usable:
+            raise TaxonomyError(f"{what}: precomputed embeddings given; pass their embedder too")
+        return self(texts)[0]
+
+
+def _lexical(work: _Work) -> None:
+    """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample)."""
+    from taxonomy import placement, reduce
+
+    cfg, texts = work.cfg, work.corpus.texts
+    work.sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    with work.stages("lexical"):
+        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=work.sample)
+        work.vectors = reduce.combine_vectors(work.embeddings, lexical, cfg.embed.tfidf_weight)
+
+
+def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
+    """(TopicFit for every paper, map layout): reduce and cluster the fitted papers, place
+    the rest of a large corpus."""
+    from taxonomy import cluster, placement, reduce
+    from taxonomy.stage_cache import cached_arrays
+
+    _lexical(work)
+    cfg, vectors, sample = work.cfg, work.vectors, work.sample
+    fit_vectors = vectors if sample is None else vectors[sample]
+    n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
+    with work.stages("reduce"):
+        options = dict(cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs)
+        reduced = cached_arrays(
+            Path(cfg.cache_dir),
+            "reduce",
+            [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs],
+            lambda: vars(
+                reduce.reduce_vectors(fit_vectors, **options, make_umap=backend.make_umap)
+            ),
+        )
+    with work.stages("cluster"):
+        spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
+        topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
+    with work.stages("layout"):
+        fit_layout = _map_layout(fit_vectors, topics.topic_of, reduced["layout"], cfg, backend)
+    if sample is None:
+        return topics, fit_layout
+    with work.stages("place"):
+        centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
+        topic_of, layout = placement.place_rest(
+            vectors, sample, topics.topic_of, fit_layout, centroids, assign=backend.assign
+        )
+    return cluster.TopicFit(topic_of, topics.min_size), layout
+
+
+def _map_layout(
+    vectors: np.ndarray, topic_of: np.ndarray, plain: np.ndarray, cfg: Config, backend: Any
+) -> np.ndarray:
+    """The map layout `output.layout` asks for: the topics as islands (cached like reduce), or
+    the plain 2-D UMAP `reduce` made."""
+    from taxonomy import reduce
+    from taxonomy.stage_cache import cached_arrays
+
+    if cfg.output.layout == "umap":
+        return plain
+    options = dict(
+        n_neighbors=cfg.reduce.n_neighbors,
+        min_dist=reduce.ISLAND_MIN_DIST,
+        target_weight=reduce.ISLAND_TARGET_WEIGHT,
+        seed=cfg.seed,
+    )
+    return cached_arrays(
+        Path(cfg.cache_dir),
+        "layout",
+        [vectors, topic_of, plain, options, backend.reducer_name],
+        lambda: {
+            "layout": reduce.island_layout(
+                vectors, topic_of, init=plain, **options, make_umap=backend.make_umap
+            )
+        },
+    )["layout"]
