@@ -145,7 +145,11 @@ def expected_state(kill_at: int) -> tuple[str, str, bool]:
 
 
 @pytest.mark.parametrize(
-    "kill_points", [(0, 10, 16), pytest.param(tuple(range(N_STEPS)), marks=pytest.mark.slow)]
+    "kill_points",
+    [
+        pytest.param((0, 10, 16), marks=pytest.mark.slow),  # ~11 s: kept out of the fast tier
+        pytest.param(tuple(range(N_STEPS)), marks=pytest.mark.slow),
+    ],
 )
 def test_run_killed_during_the_swap_leaves_complete_outputs(versions, tmp_path, kill_points):
     config_b, old_dir, new_dir = versions

@@ -128,6 +128,7 @@ def test_real_model_on_tiny_corpora(tmp_path, monkeypatch):
         check_outputs(result.out_dir, n)
 
 
+@pytest.mark.slow  # 40 whole runs, ~13 s: kept out of the fast tier
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
 @given(
     records=st.lists(
