@@ -24,7 +24,7 @@ import numpy as np
 
 from taxonomy.atomic import write_atomic
 from taxonomy.models import text_key
-from taxonomy.store import EmbeddingStore
+from taxonomy.store import EmbeddingStore, read_old_cache
 
 log = logging.getLogger(__name__)
 
@@ -213,54 +213,18 @@ def _cache_file(cache_dir: Path, model_name: str, max_tokens: int) -> Path:
     return cache_dir / f"{model_name}-{max_tokens}.npz"
 
 
-def _cache_problem(
-    meta: dict, keys: np.ndarray, vectors: np.ndarray, model_name: str, dim: int, max_tokens: int
-) -> str | None:
-    """Why a loaded cache cannot be trusted, or None. Files from before `max_tokens` was
-    recorded carry none (their file name holds it) and are accepted."""
-    if meta.get("model") != model_name:
-        return f"written by model {meta.get('model')!r}"
-    if meta.get("max_tokens", max_tokens) != max_tokens:
-        return f"written with max_tokens={meta.get('max_tokens')}"
-    if vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[1:] != (dim,):
-        return f"vectors of shape {vectors.shape}, expected (n, {dim})"
-    if keys.ndim != 1 or len(keys) != len(vectors) or keys.dtype.kind != "U":
-        return "keys do not match the vectors"
-    if len(set(keys.tolist())) != len(keys) or not all(len(k) == 64 for k in keys.tolist()):
-        return "keys are not unique text hashes"
-    norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
-    if not np.isfinite(vectors).all() or not np.allclose(norms, 1.0, atol=1e-2):
-        return "vectors are not finite unit vectors"
-    return None
-
-
 def load_cache(
     path: Path, model_name: str, dim: int, max_tokens: int | None = None
 ) -> dict[str, np.ndarray]:
     """{text hash: vector} of an old single-file cache; anything unreadable or inconsistent is
-    discarded, not trusted (the same checks as `EmbeddingStore.import_npz`).
-
-    Checked: the file reads (zip CRCs included), was written for this model (and max_tokens),
-    holds [n, dim] finite unit vectors and n unique 64-hex-digit keys.
-    """
+    discarded, not trusted (`store.read_old_cache`, the checks `import_npz` uses too)."""
     if not path.is_file():
         return {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            keys = data["keys"]
-            vectors = data["vectors"]
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a mapping")
-    except Exception as exc:  # a truncated or foreign file
-        log.warning("embedding cache %s unreadable (%s); not used", path, exc)
+    read = read_old_cache(path, model_name, dim, max_tokens)
+    if isinstance(read, str):
+        log.warning("embedding cache %s: %s; not used", path, read)
         return {}
-    tokens = max_tokens if max_tokens is not None else meta.get("max_tokens")
-    problem = _cache_problem(meta, keys, vectors, model_name, dim, tokens)
-    if problem:
-        log.warning("embedding cache %s: %s; not used", path, problem)
-        return {}
-    return {str(k): v for k, v in zip(keys, vectors, strict=True)}
+    return {str(k): v for k, v in zip(*read, strict=True)}
 
 
 def save_cache(

@@ -702,39 +702,52 @@ class EmbeddingStore:
         path = Path(path)
         if not path.is_file():
             return 0
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                keys = data["keys"]
-                vectors = data["vectors"]
-            if not isinstance(meta, dict):
-                raise ValueError("meta is not a mapping")
-        except Exception as exc:
-            log.warning("embedding cache %s unreadable (%s); not imported", path, exc)
-            return 0
-        problem = None
-        if model is not None and meta.get("model") != model:
-            problem = f"written by model {meta.get('model')!r}"
-        elif max_tokens is not None and meta.get("max_tokens", max_tokens) != max_tokens:
-            problem = f"written with max_tokens={meta.get('max_tokens')}"
-        elif vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[1:] != (self.dim,):
-            problem = f"vectors of shape {vectors.shape}, expected (n, {self.dim})"
-        elif keys.ndim != 1 or len(keys) != len(vectors) or keys.dtype.kind != "U":
-            problem = "keys do not match the vectors"
-        elif len(set(keys.tolist())) != len(keys):
-            problem = "keys are not unique text hashes"
-        if problem is None:
+        read = read_old_cache(path, model, self.dim, max_tokens)
+        if not isinstance(read, str):
             try:
-                encoded, array = self._validate(keys.tolist(), vectors)
+                encoded, array = self._validate(read[0].tolist(), read[1])
             except ValueError as exc:
-                problem = str(exc)
-        if problem:
-            log.warning("embedding cache %s: %s; not imported", path, problem)
+                read = str(exc)
+        if isinstance(read, str):
+            log.warning("embedding cache %s: %s; not imported", path, read)
             return 0
         _, found = self.lookup(encoded)
         written = self._write_shard(encoded[~found], array[~found])
         self._maybe_compact()
         return written
+
+
+def read_old_cache(
+    path: Path, model: str | None, dim: int, max_tokens: int | None
+) -> tuple[np.ndarray, np.ndarray] | str:
+    """(keys, vectors) of a cache in the old single-file format (`embed.save_cache`), or why
+    it cannot be trusted: unreadable (zip CRCs included), written for another model (when
+    `model` is given) or max_tokens (files from before it was recorded carry none and are
+    accepted), not [n, dim] finite unit vectors, keys not n unique 64-digit text hashes."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            keys = data["keys"]
+            vectors = data["vectors"]
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a mapping")
+    except Exception as exc:  # a truncated or foreign file
+        return f"unreadable ({exc})"
+    tokens = max_tokens if max_tokens is not None else meta.get("max_tokens")
+    if model is not None and meta.get("model") != model:
+        return f"written by model {meta.get('model')!r}"
+    if meta.get("max_tokens", tokens) != tokens:
+        return f"written with max_tokens={meta.get('max_tokens')}"
+    if vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[1:] != (dim,):
+        return f"vectors of shape {vectors.shape}, expected (n, {dim})"
+    if keys.ndim != 1 or len(keys) != len(vectors) or keys.dtype.kind != "U":
+        return "keys do not match the vectors"
+    if len(set(keys.tolist())) != len(keys) or not all(len(k) == 64 for k in keys.tolist()):
+        return "keys are not unique text hashes"
+    norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
+    if not np.isfinite(vectors).all() or not np.allclose(norms, 1.0, atol=NORM_TOL):
+        return "vectors are not finite unit vectors"
+    return keys, vectors
 
 
 class ShardWriter:
