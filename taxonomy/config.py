@@ -89,6 +89,16 @@ class LabelConfig(_Section):
 
 class HierarchyConfig(_Section):
     n_themes: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+    # Reference scheme of named areas for theme names (taxonomy/vocabulary.py): auto (a
+    # bundled scheme where it fits the corpus), none, a bundled name, or a scheme YAML file.
+    vocabulary: str = "auto"
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _vocabulary_usable(cls, value: str) -> str:
+        from taxonomy.vocabulary import check_setting
+
+        return check_setting(value)
 
 
 class OutputConfig(_Section):

@@ -271,6 +271,7 @@ def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
             fixed=curated.taxonomy.labels,
             sample=work.sample,
             embed_phrases=work.embed.phrases(),
+            vocabulary=cfg.hierarchy.vocabulary,
         )
     raw_topics = curated.raw[0]
     record = work.fit_record or update.fit_record(cfg, raw_topics, len(corpus))

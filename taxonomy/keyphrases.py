@@ -332,3 +332,18 @@ def modifier_share(phrase: str, texts: list[str]) -> float:
         return 0.0
     content = sum(c for w, c in after.items() if w not in STOP_WORDS or w in HEAD_NOUNS)
     return content / total
+
+
+# Words that stand before a verb far more often than before a noun ("we discuss", "to perform").
+VERB_CUES = frozenset(
+    "we they it can could will would may might must should to also which that".split()
+)
+
+
+def verb_share(word: str, texts: list[str]) -> float:
+    """Share of the uses of a single `word` right after a subject or modal ("we discuss", "to
+    perform", "can search"): high for verbs, low for the nouns a name should be."""
+    total, before, _ = _neighbours(word, texts)
+    if total == 0:
+        return 0.0
+    return sum(c for w, c in before.items() if w in VERB_CUES) / total

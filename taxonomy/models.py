@@ -88,6 +88,7 @@ class TaxonomyNode:
     members: list[int]  # indices into Corpus.papers
     representatives: list[int]  # most typical members, best first
     children: list[TaxonomyNode] = field(default_factory=list)
+    named_by: str | None = None  # themes: "corpus", a reference scheme's name, "user"...
 
     @property
     def size(self) -> int:

@@ -76,6 +76,7 @@ class Taxonomy:
     ids:       node ids per level (`topic-3`, `theme-2.1`); index order is the level's order
     labels:    label by node id (fixed ones before labelling; all of them after)
     keywords, representatives: by node id, filled by the label stage (paper indices, best first)
+    named_by:  by theme id, who named it: "corpus", a reference scheme's name, "user"...
     """
 
     topic_of: np.ndarray
@@ -84,6 +85,7 @@ class Taxonomy:
     labels: Mapping[str, str] = field(default_factory=dict)
     keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     representatives: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    named_by: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "topic_of", _frozen(self.topic_of))
@@ -167,6 +169,7 @@ class Taxonomy:
             labels={k: v for k, v in self.labels.items() if k in kept},
             keywords={k: v for k, v in self.keywords.items() if k in kept},
             representatives={k: v for k, v in self.representatives.items() if k in kept},
+            named_by={k: v for k, v in self.named_by.items() if k in kept},
         )
 
     # -- views -----------------------------------------------------------------------------
@@ -197,4 +200,5 @@ class Taxonomy:
             members=[int(i) for i in members],
             representatives=list(self.representatives.get(node_id, ())),
             children=children or [],
+            named_by=self.named_by.get(node_id),
         )

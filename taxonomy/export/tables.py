@@ -26,9 +26,11 @@ def node_to_dict(node: TaxonomyNode, corpus: Corpus) -> dict[str, Any]:
     for i in node.representatives:
         paper = corpus.papers[i]
         papers.append({"id": paper.id, "title": paper.title or paper.abstract[:100] + "…"})
+    named = {"named_by": node.named_by} if node.named_by else {}
     return {
         "id": node.id,
         "label": node.label,
+        **named,
         "keywords": list(node.keywords),
         "size": node.size,
         "papers": papers,

@@ -1,0 +1,354 @@
+"""What makes a label acceptable, and theme names from the phrases that cover a theme.
+
+The word rules (`is_generic`, `names_nothing`, `repeats_word`, `clashes`) apply to topic labels
+and theme names alike; `label_problems` is the one check of finished labels (the tests and
+bench/quality.py's label table use it). A theme of several topics is named by the phrase
+that covers most of it and is distinctive for it (`theme_candidates`, `name_theme`); two
+phrases are joined with "&" only when no single phrase covers enough of the theme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from taxonomy.keyphrases import (
+    as_label,
+    complete_phrase,
+    modifier_share,
+    surface_form,
+    verb_share,
+)
+
+MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of the group's papers
+# Multi-word phrases name a topic better than single words ("code generation" vs "constraints").
+NGRAM_BONUS = {1: 1.0, 2: 1.3, 3: 1.4}
+# A theme of several topics is named by one phrase if it covers this share of it (the mean of
+# the share of its papers using the phrase and the share in topics where TOPIC_COVER of the
+# papers use it).
+THEME_COVER = 0.35
+# Below THEME_COVER, a multi-word phrase still names the theme alone if it covers this share
+# and no pair of phrases covers PAIR_GAIN more of the theme's papers: a join is the last resort.
+PART_COVER = 0.2
+PAIR_GAIN = 0.2
+TOPIC_COVER = 0.25
+# A phrase followed by a content word in at least this share of its uses modifies the
+# subject instead of naming it ("Computational", "Clinical" of "clinical notes").
+MODIFIER_FOLLOWED = 0.5
+# A single word after a subject or modal in this share of its uses is a verb ("we discuss").
+VERB_PRECEDED = 0.2
+MAX_THEME_WORDS = 4
+N_NAME_CANDIDATES = 90
+# Words agreeing in their first ROOT letters count as one word in a name.
+ROOT = 6
+ADJECTIVE_ENDINGS = ("ive", "ous", "ful", "less", "able", "ible")
+MODIFIER_WORDS = {"based", "aware", "level", "driven", "oriented", "free", "wise"}
+# Alone, these name a field or a property shared by whole corpora, not one topic ("AI",
+# "Image", "Survey"), or the scaffolding of a paper ("Overview", "Documents"): they may be
+# keywords, and a longer phrase containing them may be a label ("Image generation"), but not a
+# label by themselves. Compared after label_key (lower case, no plural s, hyphens as spaces).
+GENERIC_LABELS = frozenset(
+    " ".join(item.split())
+    for item in """
+    ai, artificial intelligence, image, imaging, feature, memory, human, phrase, feedback,
+    instruction, energy, symbolic, deep learning, deep neural network, neural network, visual,
+    vision, 3d, 2d, survey, domain specific, retrieval augmented, retrieval, data, learning,
+    language, model, system, network, text, training, information, knowledge, benchmark,
+    dataset, evaluation, application, agent, token, machine learning, representation,
+    generation, optimization, algorithm, analysis, quality, accuracy, efficiency, user,
+    high throughput, billion of parameter, parameter, scale, robustness, multimodal, modality,
+    natural language processing, nlp, large language model, language model, llm, foundation
+    model, pre trained, pretrained, fine tuning, inference, reasoning, computer vision,
+    embedding, method, approach, framework, task, problem, result, performance, work,
+    research, design, development, intelligence, participant, formulation, construction,
+    fidelity, environment, prediction, overview, review, literature, document, word, english,
+    corpora, corpu, content, response, example, step, output, input, interaction, scenario,
+    setting, simulation, tool, communication, computation, process, signal, structure,
+    """.split(",")
+    if item.strip()
+)
+
+
+def label_key(label: str) -> str:
+    """Lower-case words without plural 's' or possessive ("God's" -> "god")."""
+    words = re.findall(r"[a-z0-9]+", label.lower().replace("'s", ""))
+    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
+
+
+def is_generic(label: str) -> bool:
+    """Whether a label, on its own, is one of GENERIC_LABELS ("AI", "Images", "Domain-specific")."""
+    return label_key(label) in GENERIC_LABELS
+
+
+def names_nothing(phrase: str) -> bool:
+    """Whether a (lower-case, space-separated) phrase is an adjective, a lone participle
+    ("trained", "proposed") or ends in a modifier."""
+    words = phrase.split()
+    if not words:
+        return True
+    if words[-1] in MODIFIER_WORDS:
+        return True
+    lone = words[0] if len(words) == 1 else ""
+    return len(lone) > 5 and (lone.endswith(ADJECTIVE_ENDINGS) or lone.endswith("ed"))
+
+
+def roots(label: str) -> list[str]:
+    """The label's words cut to ROOT letters: "equilibrium" and "equilibria" are one word."""
+    return [w[:ROOT] for w in label_key(label).split()]
+
+
+def repeats_word(label: str) -> bool:
+    """Whether a label uses a word twice, up to plurals and endings ("Survey & surveys",
+    "Equilibrium & equilibria")."""
+    words = roots(label)
+    return len(words) != len(set(words))
+
+
+def clashes(label: str, taken: Collection[str]) -> bool:
+    """Whether `label` reads as one already taken: same words up to plurals and possessives,
+    or, for single words of 5+ letters, one a prefix of the other ("Homosexual"/"Homosexuality",
+    "Window"/"Windows")."""
+    key = label_key(label)
+    keys = {label_key(t) for t in taken}
+    if key in keys:
+        return True
+    if " " in key or len(key) < 5:
+        return False
+    return any(
+        " " not in k and len(k) >= 5 and (k.startswith(key) or key.startswith(k)) for k in keys
+    )
+
+
+def inside(label: str) -> str:
+    """A label as the second half of a name: its capital first letter lower-cased unless the
+    label has other capitals ("KV cache", "Spoken Language Understanding") or is an acronym."""
+    if label[1:] == label[1:].lower() and label[1:2].isalpha():
+        return label[:1].lower() + label[1:]
+    return label
+
+
+def join_labels(child_labels: list[str]) -> str:
+    """Parent name from its (largest first) children's labels: 'Speech & image generation'.
+
+    The second half is the next label sharing no word with the first (so never "Survey &
+    survey"); its first letter is lower-cased unless it is part of an acronym ("LoRA").
+    """
+    if len(child_labels) == 1:
+        return child_labels[0]
+    first = child_labels[0]
+    words = set(roots(first))
+    second = next((c for c in child_labels[1:] if not words & set(roots(c))), None)
+    if second is None:
+        return first
+    return f"{first} & {inside(second)}"
+
+
+def label_problems(
+    labels: list[str], texts: list[str], generic: Collection[str], exempt: Collection[str] = ()
+) -> dict[str, list[str]]:
+    """Labels that are a single `generic` word (lower case, as written), repeat a word, or are
+    not written as the corpus most often writes them (each half of "A & b" separately; the
+    first letter may be capitalised). `exempt` labels (a reference scheme's area names) are
+    checked for the first two only."""
+    problems: dict[str, list[str]] = {"generic": [], "repeats": [], "casing": []}
+    lowered = {g.lower() for g in generic}
+    for label in labels:
+        halves = [h.strip() for h in re.split(r" & |: ", re.sub(r" \(\d+\)$", "", label))]
+        if any(h.lower() in lowered for h in halves):
+            problems["generic"].append(label)
+        if repeats_word(label):
+            problems["repeats"].append(label)
+        if label not in exempt and any(not _written_so(h, texts) for h in halves):
+            problems["casing"].append(label)
+    return problems
+
+
+def _written_so(half: str, texts: list[str]) -> bool:
+    """Whether `half` is the corpus's most frequent written form of its words (up to the first
+    letter, which labels capitalise)."""
+    form = surface_form(half.lower(), texts)
+    return form[1:] == half[1:] and form[:1].lower() == half[:1].lower()
+
+
+@dataclass
+class ThemeCandidate:
+    term: int  # vocabulary index
+    coverage: float  # share of the theme's papers using it, averaged with topic coverage
+    papers: np.ndarray  # bool per theme paper: uses the term
+    score: float
+
+
+def theme_candidates(
+    theme: int,
+    theme_of_row: np.ndarray,
+    topic_of_row: np.ndarray,
+    binary: sparse.csr_matrix,
+    terms: set[int],
+    corpus_generic: np.ndarray,
+    vocab: np.ndarray,
+) -> list[ThemeCandidate]:
+    """The theme's candidate phrases scored by coverage x distinctiveness, best first.
+
+    coverage: the mean of (share of the theme's papers using the phrase) and (share of the
+    theme's papers in topics where at least TOPIC_COVER of the papers use it), so a phrase
+    of every topic beats one of the largest topic; distinctiveness: the share of the phrase's
+    users (assigned papers) that are in this theme, so a phrase of every theme loses.
+    """
+    inside_theme = theme_of_row == theme
+    assigned = theme_of_row >= 0
+    if not inside_theme.any() or not terms:
+        return []
+    cols = np.array(sorted(terms))
+    sub = binary[:, cols]
+    used_in = np.asarray(sub[inside_theme].sum(axis=0)).ravel()
+    used_all = np.asarray(sub[assigned].sum(axis=0)).ravel()
+    n_in = int(inside_theme.sum())
+    share = used_in / n_in
+    distinct = used_in / np.maximum(used_all, 1)
+    topic_cover = np.zeros(len(cols))
+    for t in np.unique(topic_of_row[inside_theme & (topic_of_row >= 0)]):
+        rows = topic_of_row == t
+        topic_share = np.asarray(sub[rows].mean(axis=0)).ravel()
+        topic_cover += (topic_share >= TOPIC_COVER) * rows.sum() / n_in
+    coverage = 0.5 * (share + topic_cover)
+    bonus = np.array([NGRAM_BONUS.get(1 + int(s.count(" ")), 1.2) for s in vocab[cols]])
+    score = coverage * distinct * bonus
+    dense = sub[inside_theme].toarray() > 0
+    out = [
+        ThemeCandidate(int(c), float(coverage[i]), dense[:, i], float(score[i]))
+        for i, c in enumerate(cols)
+        if used_in[i] > 0 and not corpus_generic[c]
+    ]
+    return sorted(out, key=lambda c: (-c.score, c.term))
+
+
+@dataclass
+class _Option:
+    cand: ThemeCandidate
+    label: str  # as shown: first letter capitalised
+    form: str  # as written in the theme's papers
+    child: bool  # one of the theme's topic labels
+
+
+def _options(
+    candidates: list[ThemeCandidate],
+    vocab: np.ndarray,
+    sample: list[str],
+    child_labels: list[str],
+    taken: set[str],
+) -> list[_Option]:
+    """Candidates that could name the theme, best first, as authors write them: no adjective
+    or modifier, no generic word, no repeated word, none taken, at most MAX_THEME_WORDS words.
+    A topic's label stays in the list (flagged) so a longer phrase can grow from it."""
+    children = {label_key(c) for c in child_labels}
+    out: list[_Option] = []
+    for cand in candidates[:N_NAME_CANDIDATES]:
+        phrase = str(vocab[cand.term])
+        if names_nothing(phrase):
+            continue
+        form = surface_form(complete_phrase(phrase, sample), sample)
+        label = as_label(form)
+        key = label_key(label)
+        if (
+            len(key.split()) > MAX_THEME_WORDS
+            or names_nothing(key)
+            or (" " not in form and modifier_share(form, sample) >= MODIFIER_FOLLOWED)
+            or (" " not in form and verb_share(form, sample) >= VERB_PRECEDED)
+            or is_generic(label)
+            or repeats_word(label)
+            or clashes(label, taken)
+            or any(key == label_key(o.label) for o in out)
+        ):
+            continue
+        out.append(_Option(cand, label, form, key in children))
+        if sum(not o.child for o in out) >= 12:
+            break
+    return out
+
+
+def _by_relevance(
+    options: list[_Option], relevance: Callable[[list[str]], np.ndarray] | None
+) -> list[_Option]:
+    """KeyBERT-style re-ranking by score x similarity to the theme's centroid, so a phrase of
+    the theme's subject beats a frequent word of its prose ("self-attention" over "length")."""
+    if relevance is None or not options:
+        return options
+    similarity = relevance([o.form for o in options])
+    keys = [-o.cand.score * max(float(s), 0.0) for o, s in zip(options, similarity, strict=True)]
+    return [options[i] for i in np.argsort(keys, kind="stable")]
+
+
+def _grown_from_child(options: list[_Option]) -> _Option | None:
+    """When a topic's label covers the theme ("Attention" over attention, KV cache and linear
+    attention), the longest phrase holding its words that a fair share of the theme uses
+    ("attention mechanisms"); None when there is none."""
+    hit = next((o for o in options if o.child and o.cand.coverage >= THEME_COVER), None)
+    if hit is None:
+        return None
+    words = f" {label_key(hit.label)} "
+    longer = [
+        o
+        for o in options
+        if not o.child
+        and words in f" {label_key(o.label)} "
+        and o.cand.papers.mean() >= MIN_GROUP_SHARE
+    ]
+    return max(longer, key=lambda o: o.cand.papers.mean(), default=None)
+
+
+def _best_pair(options: list[_Option]) -> tuple[str, float] | None:
+    """The join of two phrases with no word in common covering most of the theme's papers
+    ("Speech & image generation"), with its cover."""
+    best: tuple[str, float] | None = None
+    for i, a in enumerate(options):
+        for b in options[i + 1 :]:
+            if set(roots(a.label)) & set(roots(b.label)):
+                continue
+            if len(label_key(a.label).split()) + len(label_key(b.label).split()) > 5:
+                continue
+            cover = float((a.cand.papers | b.cand.papers).mean())
+            if best is None or cover > best[1]:
+                best = (f"{a.label} & {inside(b.label) if b.child else b.form}", cover)
+    return best
+
+
+def name_theme(
+    candidates: list[ThemeCandidate],
+    vocab: np.ndarray,
+    texts: list[str],
+    child_labels: list[str],
+    taken: set[str],
+    relevance: Callable[[list[str]], np.ndarray] | None = None,
+) -> str | None:
+    """A name for a theme of several topics, in this order of preference:
+    1. the best phrase (not a topic's label) covering at least THEME_COVER of the theme;
+    2. a longer phrase grown from a topic label that covers the theme ("Attention mechanisms");
+    3. the best multi-word phrase covering PART_COVER, unless two phrases cover much more;
+    4. the last resort: two phrases with no word in common ("Speech & image generation").
+    Never a generic word, a name that repeats a word or one already taken. None when nothing
+    qualifies (the caller falls back on the children's labels).
+
+    `relevance` (phrases -> cosine similarity to the theme's centroid embedding), when given,
+    re-ranks the candidates by score x similarity."""
+    options = _by_relevance(
+        _options(candidates, vocab, texts[:300], child_labels, taken), relevance
+    )
+    own = [o for o in options if not o.child]
+    if own and own[0].cand.coverage >= THEME_COVER:
+        return own[0].label
+    grown = _grown_from_child(options)
+    if grown is not None:
+        return grown.label
+    if not own:
+        return None
+    pair = _best_pair(own)
+    part = next((o for o in own if " " in o.form and o.cand.coverage >= PART_COVER), None)
+    if part is not None and (pair is None or pair[1] < part.cand.papers.mean() + PAIR_GAIN):
+        return part.label
+    if pair is not None and pair[1] >= own[0].cand.papers.mean() + PAIR_GAIN / 2:
+        return pair[0]
+    return own[0].label
