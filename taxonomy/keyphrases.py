@@ -214,8 +214,9 @@ def class_tfidf(counts: sparse.csr_matrix, groups: np.ndarray, n_groups: int) ->
     return (tf / np.maximum(totals, 1e-9)) * idf
 
 
-def surface_form(phrase: str, texts: list[str]) -> str:
-    """The way authors most often write `phrase` ('kv cache' -> 'KV cache', 'lora' -> 'LoRA')."""
+def surface_form(phrase: str, texts: list[str], fallback: list[str] | None = None) -> str:
+    """The way authors most often write `phrase` ('kv cache' -> 'KV cache', 'lora' -> 'LoRA')
+    in `texts`, or in `fallback` (a group's own papers) when `texts` never write it."""
     pattern = re.compile(
         r"\b" + r"[\s\-]+".join(re.escape(w) for w in phrase.split()) + r"\b", re.IGNORECASE
     )
@@ -223,7 +224,7 @@ def surface_form(phrase: str, texts: list[str]) -> str:
     for text in texts:
         seen.update(" ".join(m.split()) for m in pattern.findall(text))
     if not seen:
-        return phrase
+        return surface_form(phrase, fallback) if fallback else phrase
 
     # Authors capitalise a phrase at a sentence start or inside a name ("Massive Text Embedding
     # Benchmark"); such Title-Case forms count half, so "text embedding" beats "Text Embedding"

@@ -57,6 +57,15 @@ GENERIC_EXTEND_SHARE = 0.15
 GENERIC_SHARE = 0.2
 # Large corpora: a topic with fewer sampled papers than this is labelled from all its papers.
 MIN_SAMPLED = 10
+# Labels are written as the corpus most often writes them, counted in up to this many papers
+# spread over it ("text embedding", though one topic's papers write "Text Embedding").
+WRITTEN_SAMPLE = 2000
+
+
+def corpus_sample(texts: Sequence[str], n: int = WRITTEN_SAMPLE) -> list[str]:
+    """Up to `n` texts evenly spread over `texts` (all of them when there are fewer)."""
+    step = max(1, -(-len(texts) // n))
+    return list(texts[::step])
 
 
 @dataclass
@@ -196,6 +205,7 @@ def label_groups(
     unit = normalize(vectors)
     sem = normalize(doc_embeddings) if doc_embeddings is not None else None
     members = [np.flatnonzero(groups == g) for g in range(n_groups)]
+    written = corpus_sample(texts)
     generic = np.asarray(binary.mean(axis=0)).ravel() > GENERIC_SHARE
     cands: list[list[int]] = []
     shares: list[np.ndarray] = []  # share of the group's papers using each term
@@ -232,7 +242,7 @@ def label_groups(
         best_share = max((shares[g][vocab_index[p]] for p in ranked[:1]), default=0.0)
         if fallback_labels is not None and best_share < min_label_share:
             ranked = [fallback_labels[g], *ranked]
-        label = _unique_label(ranked, keywords, group_texts, taken, g)
+        label = _unique_label(ranked, keywords, group_texts, taken, g, written)
         taken.add(label.lower())
         typical = members[g][np.argsort(-(unit[members[g]] @ centers[g]), kind="stable")]
         results[g] = GroupLabel(
@@ -245,12 +255,18 @@ def label_groups(
 
 
 def _unique_label(
-    ranked: list[str], keywords: list[str], texts: list[str], taken: set[str], g: int
+    ranked: list[str],
+    keywords: list[str],
+    texts: list[str],
+    taken: set[str],
+    g: int,
+    written: list[str] | None = None,
 ) -> str:
     sample = texts[:200]
     forms: list[str] = []  # one by one: usually the first is free (75k: 1000s of calls)
     for phrase in ranked[:N_CANDIDATES]:  # lazily: completing a phrase scans the texts
-        forms.append(surface_form(complete_phrase(phrase, sample), sample))
+        complete = complete_phrase(phrase, sample)
+        forms.append(surface_form(complete, written or sample, fallback=sample))
         label = as_label(forms[-1])
         if (
             not clashes(label, taken)
@@ -348,6 +364,7 @@ def _name_themes(
     binary.data[:] = 1
     corpus_generic = np.asarray(binary.mean(axis=0)).ravel() > GENERIC_SHARE
     index = {str(term): i for i, term in enumerate(data.vocab)}
+    written = corpus_sample(data.texts)
     topic_rows = taxonomy.topic_of[rows]
     sizes = np.bincount(theme_rows[theme_rows >= 0], minlength=n_themes)
     for j in sorted(range(n_themes), key=lambda j: (-sizes[j], j)):
@@ -369,7 +386,13 @@ def _name_themes(
             if embed_phrases is not None and len(theme_texts):
                 relevance = _theme_relevance(centers[j], embed_phrases)
             name = name_theme(
-                candidates, data.vocab, theme_texts, child_labels, taken, relevance=relevance
+                candidates,
+                data.vocab,
+                theme_texts,
+                child_labels,
+                taken,
+                relevance=relevance,
+                written=written,
             )
             name = name or join_labels(child_labels)
             taken.add(name.lower())

@@ -240,6 +240,7 @@ def _options(
     sample: list[str],
     child_labels: list[str],
     taken: set[str],
+    written: list[str] | None = None,
 ) -> list[_Option]:
     """Candidates that could name the theme, best first, as authors write them: no adjective
     or modifier, no generic word, no repeated word, none taken, at most MAX_THEME_WORDS words.
@@ -250,7 +251,7 @@ def _options(
         phrase = str(vocab[cand.term])
         if names_nothing(phrase):
             continue
-        form = surface_form(complete_phrase(phrase, sample), sample)
+        form = surface_form(complete_phrase(phrase, sample), written or sample, fallback=sample)
         label = as_label(form)
         key = label_key(label)
         if (
@@ -323,6 +324,7 @@ def name_theme(
     child_labels: list[str],
     taken: set[str],
     relevance: Callable[[list[str]], np.ndarray] | None = None,
+    written: list[str] | None = None,
 ) -> str | None:
     """A name for a theme of several topics, in this order of preference:
     1. the best phrase (not a topic's label) covering at least THEME_COVER of the theme;
