@@ -59,7 +59,7 @@ GENERIC_SHARE = 0.2
 MIN_SAMPLED = 10
 # Labels are written as the corpus most often writes them, counted in up to this many papers
 # spread over it ("text embedding", though one topic's papers write "Text Embedding").
-WRITTEN_SAMPLE = 2000
+WRITTEN_SAMPLE = 4000
 
 
 def corpus_sample(texts: Sequence[str], n: int = WRITTEN_SAMPLE) -> list[str]:

@@ -68,6 +68,7 @@ GENERIC_LABELS = frozenset(
     fidelity, environment, prediction, overview, review, literature, document, word, english,
     corpora, corpu, content, response, example, step, output, input, interaction, scenario,
     setting, simulation, tool, communication, computation, process, signal, structure,
+    modeling, modelling, code, coding, classification, detection, discovery, matching, evaluate,
     """.split(",")
     if item.strip()
 )
@@ -168,8 +169,12 @@ def label_problems(
 
 
 def _written_so(half: str, texts: list[str]) -> bool:
-    """Whether `half` is the corpus's most frequent written form of its words (up to the first
-    letter, which labels capitalise)."""
+    """Whether `half` is written in the corpus, as its most frequent written form (up to the
+    first letter, which labels capitalise)."""
+    words = half.lower().split()
+    pattern = re.compile(r"\b" + r"[\s\-]+".join(map(re.escape, words)) + r"\b", re.IGNORECASE)
+    if not any(pattern.search(text) for text in texts):
+        return False
     form = surface_form(half.lower(), texts)
     return form[1:] == half[1:] and form[:1].lower() == half[:1].lower()
 
