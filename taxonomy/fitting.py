@@ -252,7 +252,7 @@ def _seed_themes(
 
 def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
     """Stable ids and the user's edits, labels, the state for the next run and the changes."""
-    from taxonomy import curate, label, placement
+    from taxonomy import curate, placement
     from taxonomy.curate import update
 
     cfg, corpus, edits = work.cfg, work.corpus, work.edits
@@ -261,18 +261,7 @@ def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
             fitted, corpus, work.embeddings, work.vectors, edits, work.previous, cfg.seed
         )
     with work.stages("label"):
-        labelled, auto = label.label_taxonomy(
-            curated.taxonomy,
-            corpus.texts,
-            work.vectors,
-            work.embeddings,
-            cfg.label,
-            preset=curated.preset_labels,
-            fixed=curated.taxonomy.labels,
-            sample=work.sample,
-            embed_phrases=work.embed.phrases(),
-            vocabulary=cfg.hierarchy.vocabulary,
-        )
+        labelled, auto = _label(work, curated)
     raw_topics = curated.raw[0]
     record = work.fit_record or update.fit_record(cfg, raw_topics, len(corpus))
     state, changes = curate.run_record(
@@ -306,6 +295,61 @@ def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
     )
 
 
+def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
+    """`label.label_taxonomy`, memoised on everything it reads (a re-run of unchanged input
+    spends most of its time here otherwise: phrase completion scans the texts)."""
+    from taxonomy import label
+    from taxonomy.stage_cache import cached_json, code_digest, texts_digest
+
+    taxonomy, cfg, texts = curated.taxonomy, work.cfg, work.corpus.texts
+    embed_phrases = work.embed.phrases()
+
+    def compute() -> dict[str, Any]:
+        labelled, auto = label.label_taxonomy(
+            taxonomy,
+            texts,
+            work.vectors,
+            work.embeddings,
+            cfg.label,
+            preset=curated.preset_labels,
+            fixed=taxonomy.labels,
+            sample=work.sample,
+            embed_phrases=embed_phrases,
+            vocabulary=cfg.hierarchy.vocabulary,
+        )
+        return {
+            "labels": labelled.labels,
+            "named_by": labelled.named_by,
+            "keywords": labelled.keywords,
+            "representatives": labelled.representatives,
+            "auto": auto,
+        }
+
+    key = [
+        code_digest(),
+        texts_digest(texts),
+        work.vectors,
+        work.embeddings,
+        taxonomy.topic_of,
+        *taxonomy.parents,
+        [list(level) for level in taxonomy.ids],
+        dict(taxonomy.labels),
+        curated.preset_labels,
+        cfg.label.model_dump(),
+        cfg.hierarchy.model_dump(),
+        work.sample if work.sample is not None else "all",
+        work.model_id if embed_phrases is not None else "",
+    ]
+    result = cached_json(Path(cfg.cache_dir), "label", key, compute)
+    labelled = taxonomy.replace(
+        labels=result["labels"],
+        keywords={node: tuple(words) for node, words in result["keywords"].items()},
+        representatives={node: tuple(rows) for node, rows in result["representatives"].items()},
+        named_by=result["named_by"],
+    )
+    return labelled, result["auto"]
+
+
 class _Embedding:
     """Texts -> vectors through the embedder and the run's embedding cache."""
 
@@ -329,11 +373,18 @@ class _Embedding:
 def _lexical(work: _Work) -> None:
     """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample)."""
     from taxonomy import placement, reduce
+    from taxonomy.stage_cache import cached_arrays, code_digest, texts_digest
 
     cfg, texts = work.cfg, work.corpus.texts
     work.sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
     with work.stages("lexical"):
-        lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, fit_rows=work.sample)
+        sample = work.sample
+        lexical = cached_arrays(
+            Path(cfg.cache_dir),
+            "lexical",
+            [code_digest(), texts_digest(texts), cfg.embed.tfidf_dims, cfg.seed, sample],
+            lambda: {"tfidf": reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, sample)},
+        )["tfidf"]
         work.vectors = reduce.combine_vectors(work.embeddings, lexical, cfg.embed.tfidf_weight)
 
 

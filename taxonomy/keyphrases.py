@@ -214,15 +214,16 @@ def class_tfidf(counts: sparse.csr_matrix, groups: np.ndarray, n_groups: int) ->
     return (tf / np.maximum(totals, 1e-9)) * idf
 
 
+def written_forms(phrase: str, texts: list[str]) -> Counter[str]:
+    """How often each written form of `phrase` occurs in `texts` (runs of spaces as one)."""
+    pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
+    return Counter(" ".join(m.split()) for m in pattern.findall(SEPARATOR.join(texts)))
+
+
 def surface_form(phrase: str, texts: list[str], fallback: list[str] | None = None) -> str:
     """The way authors most often write `phrase` ('kv cache' -> 'KV cache', 'lora' -> 'LoRA')
     in `texts`, or in `fallback` (a group's own papers) when `texts` never write it."""
-    pattern = re.compile(
-        r"\b" + r"[\s\-]+".join(re.escape(w) for w in phrase.split()) + r"\b", re.IGNORECASE
-    )
-    seen: Counter[str] = Counter()
-    for text in texts:
-        seen.update(" ".join(m.split()) for m in pattern.findall(text))
+    seen = written_forms(phrase, texts)
     if not seen:
         return surface_form(phrase, fallback) if fallback else phrase
 
@@ -249,24 +250,62 @@ MAX_LABEL_WORDS = 5
 _WORD = r"[A-Za-z][A-Za-z0-9]*"
 
 
+def _phrase_core(phrase: str) -> str:
+    """Regex of a phrase's words as authors join them: by spaces or hyphens."""
+    return r"[\s\-]+".join(re.escape(w) for w in phrase.split())
+
+
+# Texts are searched as one string joined by a character no pattern here matches (not a word
+# character, not a space): a match never crosses it and word boundaries at it are those of a
+# text's start and end, so results equal searching text by text, without a Python loop.
+SEPARATOR = "\x00"
+
+
+def _segments_with(phrase: str, joined: str) -> list[tuple[int, int]]:
+    """(start, end) in `joined` of the texts in which `phrase` occurs as whole words."""
+    if joined.isascii():
+        # A pattern opening with a literal (no leading \b, no IGNORECASE) is searched for
+        # with a fast substring scan; the word boundary before it is checked here.
+        pattern = re.compile(rf"{_phrase_core(phrase.lower())}\b")
+        lowered = joined.lower()
+    else:  # lower() may change lengths, and IGNORECASE folds beyond it
+        pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
+        lowered = joined
+    spans: list[tuple[int, int]] = []
+    match = pattern.search(lowered)
+    while match is not None:
+        start = match.start()
+        if start and (lowered[start - 1].isalnum() or lowered[start - 1] == "_"):
+            match = pattern.search(lowered, start + 1)  # inside a longer word
+            continue
+        end = joined.find(SEPARATOR, start)
+        end = len(joined) if end < 0 else end
+        spans.append((joined.rfind(SEPARATOR, 0, start) + 1, end))
+        match = pattern.search(lowered, end)  # the next text
+    return spans
+
+
 def _neighbours(phrase: str, texts: list[str]) -> tuple[int, Counter[str], Counter[str]]:
     """(occurrences, words right before, words right after) of `phrase` in `texts`.
 
-    A word before is recorded as 'word-' when joined by a hyphen ("in-context").
+    A word before is recorded as 'word-' when joined by a hyphen ("in-context"). The full
+    pattern (with its optional neighbours, slow to try at every word) runs only on the texts
+    the bare phrase occurs in.
     """
-    core = r"[\s\-]+".join(re.escape(w) for w in phrase.split())
+    core = _phrase_core(phrase)
     pattern = re.compile(
         rf"(?:\b({_WORD})(\s+|-))?\b{core}\b(?:(\s+|-)({_WORD})\b)?", re.IGNORECASE
     )
+    joined = SEPARATOR.join(texts)
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     total = 0
-    for text in texts:
-        for match in pattern.finditer(text):
+    for start, end in _segments_with(phrase, joined):
+        for match in pattern.finditer(joined, start, end):
             total += 1
             if match.group(1):
-                joined = "-" if match.group(2) == "-" else ""
-                before[match.group(1).lower() + joined] += 1
+                joined_by = "-" if match.group(2) == "-" else ""
+                before[match.group(1).lower() + joined_by] += 1
             if match.group(4):
                 after[match.group(4).lower()] += 1
     return total, before, after

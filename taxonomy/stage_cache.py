@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from taxonomy.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 KEY_FIELD = "__key__"
+KEEP = 8  # entries kept per stage
 
 
 def cache_key(key_parts: list[Any]) -> str:
@@ -71,4 +73,51 @@ def cached_arrays(
     if KEY_FIELD in result:
         raise ValueError(f"{KEY_FIELD} is reserved")
     write_atomic(path, lambda handle: np.savez(handle, **result, **{KEY_FIELD: np.array(key)}))
+    _evict(path.parent, stage)
     return result
+
+
+def _evict(folder: Path, stage: str) -> None:
+    """Keep the newest KEEP entries of a stage: the cache serves re-runs of recent inputs and
+    must not grow with every corpus and setting ever run (a 1M-paper lexical entry is 0.5 GB)."""
+    entries = []
+    for entry in folder.glob(f"{stage}-*.npz"):
+        try:
+            entries.append((entry.stat().st_mtime_ns, entry.name, entry))
+        except OSError:  # removed by a concurrent run
+            continue
+    for *_, entry in sorted(entries, reverse=True)[KEEP:]:
+        entry.unlink(missing_ok=True)
+
+
+def cached_json(
+    cache_dir: Path, stage: str, key_parts: list[Any], compute: Callable[[], Any]
+) -> Any:
+    """compute() (a JSON value), memoised like `cached_arrays`: the value is returned as read
+    back from JSON (tuples come back as lists), computed or not, so both paths agree."""
+    arrays = cached_arrays(
+        cache_dir, stage, key_parts, lambda: {"json": np.array(json.dumps(compute()))}
+    )
+    return json.loads(str(arrays["json"]))
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """One hash of a list of texts (order and boundaries included), for cache keys."""
+    digest = hashlib.sha256()
+    for text in texts:
+        data = text.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+@cache
+def code_digest() -> str:
+    """Hash of the package's source files: a cached result computed by other code (another
+    version, or a change during development) is never reused."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -346,3 +346,39 @@ def test_randomly_damaged_stage_cache_never_changes_results(tmp_path, data):
         copy.write_bytes(bytes(raw[: data.draw(st.integers(1, len(raw)), label="keep")]))
         result, _ = run_stage(Path(tmp), key)
         assert same(result, truth)
+
+
+def test_stage_cache_keeps_the_newest_entries_per_stage(tmp_path):
+    from taxonomy import stage_cache
+
+    calls = []
+    for i in range(stage_cache.KEEP + 3):
+        stage_cache.cached_arrays(
+            tmp_path, "demo", [i], lambda i=i: calls.append(i) or {"x": np.arange(i)}
+        )
+    stage_cache.cached_arrays(tmp_path, "other", [0], lambda: {"x": np.zeros(1)})
+    assert len(list((tmp_path / "stages").glob("demo-*.npz"))) == stage_cache.KEEP
+    assert len(list((tmp_path / "stages").glob("other-*.npz"))) == 1
+    # the newest entry is still served from disk; the oldest was evicted and is recomputed
+    last = stage_cache.KEEP + 2
+    stage_cache.cached_arrays(tmp_path, "demo", [last], lambda: calls.append("again") or {})
+    stage_cache.cached_arrays(
+        tmp_path, "demo", [0], lambda: calls.append("first") or {"x": np.arange(0)}
+    )
+    assert calls[-1] == "first" and "again" not in calls
+
+
+def test_cached_json_returns_what_was_stored_both_times(tmp_path):
+    from taxonomy.stage_cache import cached_json
+
+    value = {"labels": {"topic-1": "KV cache"}, "rows": (1, 2)}
+    first = cached_json(tmp_path, "j", ["k"], lambda: value)
+    second = cached_json(tmp_path, "j", ["k"], lambda: {"not": "used"})
+    assert first == second == {"labels": {"topic-1": "KV cache"}, "rows": [1, 2]}
+
+
+def test_texts_digest_separates_boundaries():
+    from taxonomy.stage_cache import texts_digest
+
+    assert texts_digest(["ab", "c"]) != texts_digest(["a", "bc"])
+    assert texts_digest(["ab", "c"]) == texts_digest(["ab", "c"])

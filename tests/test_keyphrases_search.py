@@ -1,0 +1,78 @@
+"""The joined-text phrase search equals searching text by text (the plain definition)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from taxonomy.keyphrases import _WORD, _neighbours, count_phrases, written_forms
+
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
+
+
+def neighbours_text_by_text(phrase: str, texts: list[str]) -> tuple[int, Counter, Counter]:
+    core = r"[\s\-]+".join(re.escape(w) for w in phrase.split())
+    pattern = re.compile(
+        rf"(?:\b({_WORD})(\s+|-))?\b{core}\b(?:(\s+|-)({_WORD})\b)?", re.IGNORECASE
+    )
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    total = 0
+    for text in texts:
+        for match in pattern.finditer(text):
+            total += 1
+            if match.group(1):
+                before[match.group(1).lower() + ("-" if match.group(2) == "-" else "")] += 1
+            if match.group(4):
+                after[match.group(4).lower()] += 1
+    return total, before, after
+
+
+def forms_text_by_text(phrase: str, texts: list[str]) -> Counter:
+    core = r"[\s\-]+".join(re.escape(w) for w in phrase.split())
+    pattern = re.compile(rf"\b{core}\b", re.IGNORECASE)
+    return Counter(" ".join(m.split()) for text in texts for m in pattern.findall(text))
+
+
+EDGE_TEXTS = [
+    "model model model",  # repeated phrase: non-overlapping matches as in one text
+    "In-context examples help. in context learning; context-examples",
+    "KV cache ends here",
+    "starts the KV cache",  # neighbours never cross from one text into the next
+    "",
+    "kv-cache and KV  cache",
+]
+
+
+@pytest.mark.parametrize("phrase", ["model", "context examples", "kv cache", "cache", "in"])
+def test_neighbours_equal_text_by_text_on_edge_cases(phrase):
+    assert _neighbours(phrase, EDGE_TEXTS) == neighbours_text_by_text(phrase, EDGE_TEXTS)
+    assert written_forms(phrase, EDGE_TEXTS) == forms_text_by_text(phrase, EDGE_TEXTS)
+
+
+def test_neighbours_and_forms_equal_text_by_text_on_the_seeds():
+    from taxonomy.ingest import read_corpus
+
+    texts = read_corpus([SEEDS]).texts[:120]
+    _, vocab = count_phrases(texts, 3)
+    phrases = [str(term) for term in vocab[:: max(1, len(vocab) // 80)]]
+    assert len(phrases) >= 80
+    for phrase in phrases:
+        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
+        assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), phrase
+
+
+def test_non_ascii_texts_take_the_case_folding_search():
+    texts = ["Über KV cache", "ÆON kv-cache and the kv cache", "no match here", "xkv cache"]
+    for phrase in ("kv cache", "cache", "über kv"):
+        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
+        assert _neighbours(phrase, texts[2:]) == neighbours_text_by_text(phrase, texts[2:])
+
+
+def test_a_phrase_inside_a_longer_word_is_not_found_but_a_later_one_is():
+    texts = ["ba a a", "mkv cache kv cache", "kv caches"]
+    for phrase in ("a a", "kv cache"):
+        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
