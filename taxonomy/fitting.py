@@ -339,6 +339,7 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
         cfg.hierarchy.model_dump(),
         work.sample if work.sample is not None else "all",
         work.model_id if embed_phrases is not None else "",
+        _file_digest(cfg.hierarchy.vocabulary),  # a user's scheme file, edited in place
     ]
     result = cached_json(Path(cfg.cache_dir), "label", key, compute)
     labelled = taxonomy.replace(
@@ -348,6 +349,14 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
         named_by=result["named_by"],
     )
     return labelled, result["auto"]
+
+
+def _file_digest(setting: str) -> str:
+    """Hash of the file a setting names ('' when it names none)."""
+    import hashlib
+
+    path = Path(setting).expanduser()
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
 class _Embedding:

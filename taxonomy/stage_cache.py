@@ -113,11 +113,12 @@ def texts_digest(texts: Sequence[str]) -> str:
 
 @cache
 def code_digest() -> str:
-    """Hash of the package's source files: a cached result computed by other code (another
-    version, or a change during development) is never reused."""
+    """Hash of the package's source and data files (bundled vocabularies): a cached result
+    computed by other code (another version, or a change during development) is never
+    reused."""
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
