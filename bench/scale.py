@@ -26,6 +26,7 @@ import gzip
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -284,6 +285,8 @@ def main() -> None:
         for rep in range(args.repeat):
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
             reset_cache(cache)
+            # a fresh fit: an earlier run's outputs would make this run an update of them
+            shutil.rmtree(work / f"n{n}" / "out", ignore_errors=True)
             overrides = {
                 "cache_dir": str(cache),
                 "input.paths": [str(data)],

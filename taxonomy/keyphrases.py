@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -217,7 +220,12 @@ def class_tfidf(counts: sparse.csr_matrix, groups: np.ndarray, n_groups: int) ->
 def written_forms(phrase: str, texts: list[str]) -> Counter[str]:
     """How often each written form of `phrase` occurs in `texts` (runs of spaces as one)."""
     pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
-    return Counter(" ".join(m.split()) for m in pattern.findall(SEPARATOR.join(texts)))
+    joined = _joined(texts)
+    return Counter(
+        " ".join(m.split())
+        for start, end in _segments_with(phrase, joined)
+        for m in pattern.findall(joined.text, start, end)
+    )
 
 
 def surface_form(phrase: str, texts: list[str], fallback: list[str] | None = None) -> str:
@@ -261,27 +269,122 @@ def _phrase_core(phrase: str) -> str:
 SEPARATOR = "\x00"
 
 
-def _segments_with(phrase: str, joined: str) -> list[tuple[int, int]]:
-    """(start, end) in `joined` of the texts in which `phrase` occurs as whole words."""
-    if joined.isascii():
-        # A pattern opening with a literal (no leading \b, no IGNORECASE) is searched for
-        # with a fast substring scan; the word boundary before it is checked here.
-        pattern = re.compile(rf"{_phrase_core(phrase.lower())}\b")
-        lowered = joined.lower()
-    else:  # lower() may change lengths, and IGNORECASE folds beyond it
+# Lists shorter than this are scanned whole; longer ones get a word index (built once).
+INDEX_MIN_TEXTS = 200
+RECENT_LISTS = 4  # of each kind (below)
+# A phrase whose first word is longer is found by a literal substring scan.
+LITERAL_MIN_CHARS = 3
+_WORD_CHARS = re.compile(r"\w+")
+_ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")  # see re's IGNORECASE documentation
+
+
+@dataclass
+class _Joined:
+    texts: Sequence[str]  # held, so an identity match is never a recycled id
+    text: str  # the texts joined by SEPARATOR
+    folded: str | None  # text.lower() when that keeps every position (ASCII), else None
+    searches: int = 0
+    postings: dict[str, Any] | None = None  # lower-case \w+ word -> texts holding it
+
+    def spans(self, phrase: str) -> list[tuple[int, int]] | None:
+        r"""The texts that may hold `phrase` (None: search them all): those holding each of
+        its words as a whole \w+ word, and those holding one of the four letters that
+        IGNORECASE matches to an ASCII letter other than by lower-casing ("ſ", "K"...).
+        The word index is built on a long list's second search (one search scans faster)."""
+        words = phrase.lower().split()
+        self.searches += 1
+        if len(self.texts) < INDEX_MIN_TEXTS or self.searches < 2:
+            return None
+        if not words or not all(_WORD_CHARS.fullmatch(w) for w in words):
+            return None
+        if self.postings is None:
+            self.postings = _postings(self.texts)
+        rows = self.postings.get(words[0], _NONE)
+        for word in words[1:]:
+            rows = np.intersect1d(rows, self.postings.get(word, _NONE), assume_unique=True)
+        rows = np.union1d(rows, self.postings[_ODD])
+        starts = self.starts()
+        return [(int(starts[i]), int(starts[i]) + len(self.texts[i])) for i in rows]
+
+    def starts(self) -> np.ndarray:
+        lengths = np.fromiter((len(t) + 1 for t in self.texts), np.int64, len(self.texts))
+        return np.concatenate([[0], np.cumsum(lengths)[:-1]])
+
+
+_NONE = np.zeros(0, np.int64)
+_ODD = "\x00odd"  # key of the texts holding a letter of _ODD_CASE (never a \w+ word)
+
+
+def _postings(texts: Sequence[str]) -> dict[str, np.ndarray]:
+    found: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        for word in set(_WORD_CHARS.findall(text.lower())):
+            found.setdefault(word, []).append(i)
+    odd = [i for i, text in enumerate(texts) if _ODD_CASE.search(text)]
+    return {w: np.array(rows, np.int64) for w, rows in found.items()} | {
+        _ODD: np.array(odd, np.int64)
+    }
+
+
+# The lists searched lately: labelling asks many phrases of some lists (a group's papers, the
+# corpus sample) between one-off slices. A list searched again moves from `_NEW` to `_AGAIN`,
+# so one-off slices never push out the lists searched again and again.
+_NEW: list[_Joined] = []
+_AGAIN: list[_Joined] = []
+
+
+def _joined(texts: Sequence[str]) -> _Joined:
+    """The joined form of `texts`, kept while the list is searched."""
+    for pool in (_AGAIN, _NEW):
+        for k, entry in enumerate(pool):
+            if entry.texts is texts:
+                del pool[k]
+                _AGAIN.insert(0, entry)
+                del _AGAIN[RECENT_LISTS:]
+                return entry
+    text = SEPARATOR.join(texts)
+    entry = _Joined(texts, text, text.lower() if text.isascii() else None)
+    _NEW.insert(0, entry)
+    del _NEW[RECENT_LISTS:]
+    return entry
+
+
+def _segments_with(phrase: str, joined: _Joined) -> list[tuple[int, int]]:
+    """(start, end) in `joined.text` of the texts in which `phrase` occurs as whole words."""
+    text = joined.text
+    candidates = joined.spans(phrase)
+    if candidates is not None:  # each a whole text: one search tells
         pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
-        lowered = joined
+        return [(lo, hi) for lo, hi in candidates if pattern.search(text, lo, hi)]
+    first = phrase.split()[0] if phrase.split() else ""
+    if joined.folded is None or len(first) <= LITERAL_MIN_CHARS:
+        # (a short first word occurs inside many longer words: checking each costs more)
+        pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
+        return _spans(text, (m.start() for m in pattern.finditer(text)))
+    # A pattern opening with a literal (no leading \b, no IGNORECASE) is searched for with a
+    # fast substring scan; the word boundary before it is checked here.
+    literal = re.compile(rf"{_phrase_core(phrase.lower())}\b")
+    folded = joined.folded
+
+    def starts() -> Iterator[int]:
+        match = literal.search(folded)
+        while match is not None:
+            start = match.start()
+            if not start or not (folded[start - 1].isalnum() or folded[start - 1] == "_"):
+                yield start
+            match = literal.search(folded, start + 1)
+
+    return _spans(text, starts())
+
+
+def _spans(text: str, starts: Iterable[int]) -> list[tuple[int, int]]:
+    """The texts of `text` (joined by SEPARATOR) holding the given positions, once each."""
     spans: list[tuple[int, int]] = []
-    match = pattern.search(lowered)
-    while match is not None:
-        start = match.start()
-        if start and (lowered[start - 1].isalnum() or lowered[start - 1] == "_"):
-            match = pattern.search(lowered, start + 1)  # inside a longer word
-            continue
-        end = joined.find(SEPARATOR, start)
-        end = len(joined) if end < 0 else end
-        spans.append((joined.rfind(SEPARATOR, 0, start) + 1, end))
-        match = pattern.search(lowered, end)  # the next text
+    for position in starts:
+        if spans and position < spans[-1][1]:
+            continue  # a second occurrence in the same text
+        end = text.find(SEPARATOR, position)
+        spans.append((text.rfind(SEPARATOR, 0, position) + 1, len(text) if end < 0 else end))
     return spans
 
 
@@ -296,12 +399,12 @@ def _neighbours(phrase: str, texts: list[str]) -> tuple[int, Counter[str], Count
     pattern = re.compile(
         rf"(?:\b({_WORD})(\s+|-))?\b{core}\b(?:(\s+|-)({_WORD})\b)?", re.IGNORECASE
     )
-    joined = SEPARATOR.join(texts)
+    joined = _joined(texts)
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     total = 0
     for start, end in _segments_with(phrase, joined):
-        for match in pattern.finditer(joined, start, end):
+        for match in pattern.finditer(joined.text, start, end):
             total += 1
             if match.group(1):
                 joined_by = "-" if match.group(2) == "-" else ""

@@ -53,8 +53,12 @@ def test_neighbours_equal_text_by_text_on_edge_cases(phrase):
     assert written_forms(phrase, EDGE_TEXTS) == forms_text_by_text(phrase, EDGE_TEXTS)
 
 
-def test_neighbours_and_forms_equal_text_by_text_on_the_seeds():
+@pytest.mark.parametrize("index_from", [10_000, 1])  # scanned whole / through the word index
+def test_neighbours_and_forms_equal_text_by_text_on_the_seeds(monkeypatch, index_from):
+    import taxonomy.keyphrases as kp
     from taxonomy.ingest import read_corpus
+
+    monkeypatch.setattr(kp, "INDEX_MIN_TEXTS", index_from)
 
     texts = read_corpus([SEEDS]).texts[:120]
     _, vocab = count_phrases(texts, 3)
@@ -76,3 +80,32 @@ def test_a_phrase_inside_a_longer_word_is_not_found_but_a_later_one_is():
     texts = ["ba a a", "mkv cache kv cache", "kv caches"]
     for phrase in ("a a", "kv cache"):
         assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
+
+
+def test_the_word_index_of_long_lists_finds_the_same(monkeypatch):
+    import taxonomy.keyphrases as kp
+
+    texts = [f"paper {i} on the kv cache of LLMs" if i % 7 == 0 else f"note {i}" for i in range(60)]
+    texts += ["mkv cache", "don't stop", "kv-cache and kv  cache", "the cache of kv"]
+    phrases = ["kv cache", "cache", "don't stop", "kv", "absent words", "of"]
+    plain = {p: (_neighbours(p, texts), written_forms(p, texts)) for p in phrases}
+    monkeypatch.setattr(kp, "INDEX_MIN_TEXTS", 1)
+    kp._NEW.clear()
+    kp._AGAIN.clear()
+    for phrase in phrases:
+        assert (_neighbours(phrase, texts), written_forms(phrase, texts)) == plain[phrase]
+        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
+    assert kp._joined(texts).postings is not None  # the index was used
+
+
+def test_the_word_index_keeps_what_ignorecase_finds_beyond_lower_casing(monkeypatch):
+    import taxonomy.keyphrases as kp
+
+    texts = ["the \u212av cache (Kelvin K)", "naïve kv cache", "cla\u017fs loss", "é only", "kv"]
+    monkeypatch.setattr(kp, "INDEX_MIN_TEXTS", 1)
+    kp._NEW.clear()
+    kp._AGAIN.clear()
+    for phrase in ("kv cache", "class loss", "kv", "naïve"):
+        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
+        assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), phrase
+    assert _neighbours("kv cache", texts)[0] == 2

@@ -29,6 +29,8 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]")
 
 def _lone_braces(text: str) -> set[int]:
     """Positions of the braces in `text` that have no partner."""
+    if "{" not in text and "}" not in text:  # most abstracts: no per-character loop
+        return set()
     opened: list[int] = []
     lone: set[int] = set()
     for i, char in enumerate(text):
