@@ -113,7 +113,7 @@ class OutputConfig(_Section):
     layout: Literal["islands", "umap"] = "islands"
     # map.html draws at most this many papers: a larger corpus shows a sample stratified by
     # topic over a density layer of all papers (the page stays within ~20 MB and 5 s to draw).
-    map_points: Annotated[int, Field(ge=1000)] = 200_000
+    map_points: Annotated[int, Field(ge=1000)] = 100_000
 
 
 class ComputeConfig(_Section):

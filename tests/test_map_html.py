@@ -278,3 +278,32 @@ def test_sampled_page_still_shortens_abstracts_to_the_budget(monkeypatch):
     assert len(page.encode()) <= budget and data["cap"] and "z" in data and "dens" in data
     _, abstracts = html_map.unpack_texts(data["z"])
     assert len(abstracts) == 1000 and max(len(a) for a in abstracts) <= data["cap"]
+
+
+def test_export_passes_map_points_to_the_page():
+    from taxonomy.export import tables_and_map
+    from taxonomy.models import Corpus, Paper, TaxonomyNode
+
+    papers = [Paper(f"Abstract number {i} about topic {i % 4}.", "x.csv") for i in range(1500)]
+    topics = [
+        TaxonomyNode(f"t{k}", f"Topic {k}", [], list(range(k, 1400, 4)), []) for k in range(4)
+    ]
+    themes = [
+        TaxonomyNode(
+            f"T{j}",
+            f"Theme {j}",
+            [],
+            topics[2 * j].members + topics[2 * j + 1].members,
+            [],
+            children=topics[2 * j : 2 * j + 2],
+        )
+        for j in range(2)
+    ]  # papers 1400-1499 are unassigned
+    layout = np.random.default_rng(0).normal(size=(1500, 2))
+    corpus = Corpus(papers, 1500)
+    page = tables_and_map(corpus, themes, layout, map_html=True, map_points=1000)["map.html"]
+    data = json.loads(data_blob(page))
+    assert (len(data["id"]), data["total"], data["unassigned"]) == (1000, 1500, 100)
+    assert [t[3] for t in data["themes"]] == [700, 700]
+    page = tables_and_map(corpus, themes, layout, map_html=True)["map.html"]
+    assert set(json.loads(data_blob(page))) == UNSAMPLED_KEYS  # default cap: 100,000

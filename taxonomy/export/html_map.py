@@ -42,7 +42,9 @@ AUTO_TRUNCATE_MIN_PAPERS = 5000
 AUTO_BUDGET_BYTES = 18_000_000
 ELLIPSIS = "\u2026"
 #: Default of `output.map_points`: above this many papers the page draws a sample of them.
-MAP_POINTS = 200_000
+#: Measured on 1M real arXiv abstracts (docs/MAP.md): 100k points leave ~220 characters of
+#: each abstract in the 18 MB budget; 200k leave ~20.
+MAP_POINTS = 100_000
 #: The smallest cap allowed (fewer points would not show the map's shape).
 MIN_MAP_POINTS = 1_000
 #: A topic keeps at least this many points in a sample (all of them if it has fewer), so

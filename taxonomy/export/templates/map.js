@@ -112,7 +112,9 @@
     const [bx0, by0, bx1, by1] = D.dens.box;
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = "high";
+    ctx.globalAlpha = tokens.length ? 0.4 : 1; // while searching, the matches stand out
     ctx.drawImage(densCanvas, sx(bx0), sy(by1), (bx1 - bx0) * view.scale, (by1 - by0) * view.scale);
+    ctx.globalAlpha = 1;
   }
 
   // World bounds and a uniform grid for hit testing.
