@@ -69,6 +69,8 @@ def test_page_loads_offline_without_errors(page, map_file):
     path, _ = map_file
     assert page.evaluate("window.taxonomyMap.pointCount()") == 300
     assert page.evaluate("window.taxonomyMap.visibleCount()") == 300
+    assert page.evaluate("window.taxonomyMap.totalCount()") == 300
+    assert not page.is_visible("#density")  # all papers drawn: no density layer
     page.wait_for_timeout(200)
     assert page.errors == []
     assert page.requests == [path.as_uri()]
@@ -460,3 +462,58 @@ def test_run_report_loads_offline_and_shows_every_figure(browser, run_outputs):
         assert pg.errors == [] and pg.requests == [(run_outputs / "map.html").as_uri()]
     finally:
         ctx.close()
+
+
+# --------------------------------------------------------------------------- issue 17
+
+# Canvas pixels with no drawn point within 12 px, and how many of them the density layer
+# changes: the layer shows papers that are not drawn.
+BARE_PIXELS_LIT = """() => {
+  const m = window.taxonomyMap, c = document.getElementById('map'), ctx = c.getContext('2d');
+  const r = c.getBoundingClientRect(), k = c.width / r.width;
+  const shot = (on) => { m.density(on); return ctx.getImageData(0, 0, c.width, c.height).data; };
+  const off = shot(false), on = shot(true);
+  let bare = 0, lit = 0;
+  for (let y = 3; y < r.height; y += 5) for (let x = 3; x < r.width; x += 5) {
+    if (m.pointNear(r.left + x, r.top + y, 12) !== null) continue;
+    bare++;
+    const o = 4 * (Math.round(y * k) * c.width + Math.round(x * k));
+    let d = 0;
+    for (let j = 0; j < 3; j++) d += Math.abs(on[o + j] - off[o + j]);
+    if (d > 12) lit++;
+  }
+  return { bare, lit };
+}"""
+
+
+@pytest.mark.browser
+def test_capped_map_draws_a_sample_over_a_density_of_all(browser, tmp_path):
+    points, themes, topics = synthetic_map(20_000, abstract_words=12)
+    path = tmp_path / "capped.html"
+    write_map_html(path, points, themes, topics, map_points=1000)
+    ctx, pg = open_map(browser, path)
+    assert pg.evaluate("[window.taxonomyMap.pointCount(), window.taxonomyMap.totalCount()]") == [
+        1000,
+        20_000,
+    ]
+    assert "showing 1,000 of 20,000 papers; density shows all" in pg.inner_text("#status")
+    # The legend counts every paper (the labels' sizes), not the drawn sample.
+    counts = pg.locator("#legend .lg-row.theme .lg-count").all_inner_texts()
+    unassigned = sum(p.theme < 0 or p.topic < 0 for p in points)
+    expected = sorted((t.size for t in themes), reverse=True) + [unassigned]
+    assert counts == [f"{n:,}" for n in expected]
+    lit = pg.evaluate(BARE_PIXELS_LIT)
+    assert lit["bare"] > 1000 and lit["lit"] > 0.1 * lit["bare"], lit
+    pg.click("#density")  # the button switches the layer off and on
+    assert pg.evaluate("window.taxonomyMap.densityShown()") is False
+    assert pg.get_attribute("#density", "aria-pressed") == "false"
+    pg.click("#density")
+    assert pg.evaluate("window.taxonomyMap.densityShown()") is True
+    assert pg.evaluate("window.taxonomyMap.search('offline rl')") > 0
+    assert "(a sample of 20,000)" in pg.inner_text("#status")
+    (ROOT / "outputs").mkdir(exist_ok=True)
+    pg.screenshot(path=str(ROOT / "outputs" / "test-map-capped-screenshot.png"))
+    # Chromium warns about the test's own pixel readbacks; anything else is the page's.
+    errors = [e for e in pg.errors if not e.startswith("Canvas2D: Multiple readback")]
+    assert errors == [] and pg.requests == [path.as_uri()]
+    ctx.close()

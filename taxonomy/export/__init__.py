@@ -112,8 +112,11 @@ def tables_and_map(
     *,
     map_html: bool,
     title: str = DEFAULT_TITLE,
+    map_points: int | None = None,
 ) -> dict[str, str | bytes]:
-    """documents.csv/.parquet, papers.bib/.ris and (optionally) map.html.
+    """documents.csv/.parquet, papers.bib/.ris and (optionally) map.html, which draws a
+    sample of at most `map_points` papers over a density layer of all (`output.map_points`;
+    None: the exporter's default, `html_map.MAP_POINTS`).
 
     Positions are rounded to 5 decimals first, as documents.csv stores them, so a run that
     reads them back (an update, `assign`) draws exactly the same map.
@@ -129,10 +132,12 @@ def tables_and_map(
         "papers.ris": papers_ris(corpus, themes),
     }
     if map_html:
-        from taxonomy.export.html_map import render_map_html
+        from taxonomy.export.html_map import MAP_POINTS, render_map_html
 
         points, theme_labels, topic_labels = map_inputs(corpus, themes, layout)
-        contents["map.html"] = render_map_html(points, theme_labels, topic_labels, title=title)
+        contents["map.html"] = render_map_html(
+            points, theme_labels, topic_labels, title=title, map_points=map_points or MAP_POINTS
+        )
     return contents
 
 
@@ -210,16 +215,20 @@ def write_outputs(
     topic_vectors: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
     extra: Mapping[str, str | bytes] | None = None,
+    map_points: int | None = None,
 ) -> dict[str, Path]:
     """taxonomy.yaml, documents.csv, map.html, (with `report`) report.html and trends.csv,
     (with `figure`) map.png and map.svg, and `extra` files, swapped in as one set.
     `topic_vectors` (topic id -> vector) feed the report's similarity heatmap; `cache_dir`
-    keeps the drawn figure for re-runs (see `figure_files`)."""
+    keeps the drawn figure for re-runs (see `figure_files`); `map_points` caps the points
+    map.html draws (`output.map_points`, see `tables_and_map`)."""
     unassigned = len(corpus) - sum(theme.size for theme in themes)
     contents: dict[str, str | bytes] = {
         "taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)
     }
-    contents |= tables_and_map(corpus, themes, layout, map_html=map_html, title=title)
+    contents |= tables_and_map(
+        corpus, themes, layout, map_html=map_html, title=title, map_points=map_points
+    )
     if report:
         contents |= report_and_trends(corpus, themes, title=title, topic_vectors=topic_vectors)
     if figure:

@@ -2,20 +2,27 @@
   "use strict";
   // Data text reaches the DOM only through textContent / createTextNode, never as HTML.
   const D = JSON.parse(document.getElementById("map-data").textContent);
-  if (D.z) {
-    // Large maps carry titles and abstracts raw-deflated (base64); the browser inflates them.
+  // Raw-deflated base64 (large maps' texts, the density grid); the browser inflates it.
+  function inflate(b64) {
     let bytes;
-    if (Uint8Array.fromBase64) bytes = Uint8Array.fromBase64(D.z);
+    if (Uint8Array.fromBase64) bytes = Uint8Array.fromBase64(b64);
     else {
-      const bin = atob(D.z); // a plain loop: Uint8Array.from(str, fn) is ~20x slower here
+      const bin = atob(b64); // a plain loop: Uint8Array.from(str, fn) is ~20x slower here
       bytes = new Uint8Array(bin.length);
       for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
     }
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-    [D.t, D.a] = JSON.parse(await new Response(stream).text());
+    return new Response(stream);
+  }
+  if (D.z) {
+    [D.t, D.a] = JSON.parse(await inflate(D.z).text());
     delete D.z;
   }
+  const densBytes = D.dens ? new Uint8Array(await inflate(D.dens.z).arrayBuffer()) : null;
   const N = D.id.length;
+  // A sampled map (more papers than output.map_points) draws N of its M papers over a
+  // density layer of all M; counts in the legend and labels are of all M.
+  const M = D.total || N;
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
     const e = document.createElement(tag);
@@ -71,6 +78,45 @@
   for (let i = 0; i < N; i++) groups[thSlot(i)].push(i);
   const groupIdx = groups.map((a) => Int32Array.from(a));
 
+  // Density of all papers: one pixel per grid cell in the colour of its most common theme,
+  // more opaque where more papers lie; drawn scaled (smoothed) under the points.
+  let densityOn = !!D.dens;
+  const densCanvas = D.dens ? document.createElement("canvas") : null;
+  function cssRgb(c) {
+    const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+    probe.fillStyle = c;
+    probe.fillRect(0, 0, 1, 1);
+    return probe.getImageData(0, 0, 1, 1).data;
+  }
+  function buildDensity() {
+    if (!densCanvas) return;
+    const { w, h } = D.dens, n = w * h;
+    const rgb = colors.map(cssRgb);
+    densCanvas.width = w; densCanvas.height = h;
+    const dctx = densCanvas.getContext("2d");
+    const img = dctx.createImageData(w, h);
+    const px = img.data;
+    for (let c = 0; c < n; c++) {
+      const v = densBytes[c];
+      if (!v) continue;
+      const slot = densBytes[n + c] >= nTh ? nTh : densBytes[n + c];
+      if (hiddenTheme[slot]) continue;
+      const col = rgb[slot], o = 4 * c;
+      px[o] = col[0]; px[o + 1] = col[1]; px[o + 2] = col[2];
+      px[o + 3] = Math.round(30 + 150 * (v / 255));
+    }
+    dctx.putImageData(img, 0, 0);
+  }
+  function drawDensity() {
+    if (!densCanvas || !densityOn) return;
+    const [bx0, by0, bx1, by1] = D.dens.box;
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = "high";
+    ctx.globalAlpha = tokens.length ? 0.4 : 1; // while searching, the matches stand out
+    ctx.drawImage(densCanvas, sx(bx0), sy(by1), (bx1 - bx0) * view.scale, (by1 - by0) * view.scale);
+    ctx.globalAlpha = 1;
+  }
+
   // World bounds and a uniform grid for hit testing.
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (let i = 0; i < N; i++) {
@@ -78,6 +124,11 @@
     minY = Math.min(minY, Y[i]); maxY = Math.max(maxY, Y[i]);
   }
   if (!N) { minX = minY = -1; maxX = maxY = 1; }
+  if (D.dens) { // the view fits every paper, not only the drawn ones
+    const [bx0, by0, bx1, by1] = D.dens.box;
+    minX = Math.min(minX, bx0); minY = Math.min(minY, by0);
+    maxX = Math.max(maxX, bx1); maxY = Math.max(maxY, by1);
+  }
   const spanX = Math.max(maxX - minX, 1e-9), spanY = Math.max(maxY - minY, 1e-9);
   const G = clamp(Math.ceil(Math.sqrt(N / 3)), 1, 400);
   const cellOf = (x, y) => clamp(Math.floor(((x - minX) / spanX) * G), 0, G - 1) +
@@ -154,6 +205,7 @@
     }
     if (!searching) match.fill(1);
     if (hover >= 0 && !active(hover)) hideTooltip();
+    if (densCanvas) buildDensity();
     updateStatus();
     drawHistogram();
     requestDraw();
@@ -180,10 +232,13 @@
     const s = $("status");
     s.textContent = "";
     const b = (v) => el("b", null, v.toLocaleString("en-US"));
+    const sample = M > N ? ` (a sample of ${M.toLocaleString("en-US")})` : "";
     if (tokens.length) {
-      s.append(b(nMatch), ` of ${nVisible.toLocaleString("en-US")} papers match`);
+      s.append(b(nMatch), ` of ${nVisible.toLocaleString("en-US")} papers match${sample}`);
     } else if (nVisible < N) {
-      s.append(b(nVisible), ` of ${N.toLocaleString("en-US")} papers shown`);
+      s.append(b(nVisible), ` of ${N.toLocaleString("en-US")} papers shown${sample}`);
+    } else if (M > N) {
+      s.append("showing ", b(N), ` of ${M.toLocaleString("en-US")} papers; density shows all`);
     } else {
       const pl = (n, w) => `${n === 1 ? w : w + "s"}`;
       s.append(b(N), ` ${pl(N, "paper")} · ${nTh} ${pl(nTh, "theme")} · ${nTp} ${pl(nTp, "topic")}`);
@@ -302,6 +357,7 @@
     bg.addColorStop(1, "#0c0f14");
     ctx.fillStyle = bg;
     ctx.fillRect(0, 0, W, H);
+    drawDensity();
     const r = pointRadius();
     const useRect = r * dpr < 1.5;
     const searching = tokens.length > 0;
@@ -395,7 +451,7 @@
         if (hiddenTheme[i] || !themeVisible[i]) return;
         const px = 13 + Math.round(4 * Math.sqrt(t.size / maxThemeSize));
         th.push({ kind: "theme", name: t.name, x: t.x, y: t.y, size: t.size, color: labelColor(i),
-          font: `700 ${px}px ${FONT}`, px, upper: true, major: t.size >= MAJOR_SHARE * N });
+          font: `700 ${px}px ${FONT}`, px, upper: true, major: t.size >= MAJOR_SHARE * M });
       });
     }
     // Topic labels join in once each topic has room on screen: few topics show at once,
@@ -630,7 +686,11 @@
   function buildLegend() {
     const root = $("legend");
     const themeCount = new Int32Array(nTh + 1), topicCount = new Int32Array(nTp + 1);
-    for (let i = 0; i < N; i++) { themeCount[thSlot(i)]++; topicCount[tpSlot(i)]++; }
+    if (M > N) { // counts of all papers, not of the drawn sample
+      themes.forEach((t, k) => { themeCount[k] = t.size; });
+      topics.forEach((t, k) => { topicCount[k] = t.size; });
+      themeCount[nTh] = topicCount[nTp] = D.unassigned;
+    } else for (let i = 0; i < N; i++) { themeCount[thSlot(i)]++; topicCount[tpSlot(i)]++; }
     const order = themes.map((_, t) => t).sort((a, b) => themeCount[b] - themeCount[a]);
     for (const t of order) {
       const wrapDiv = el("div");
@@ -679,7 +739,7 @@
     }
     const unassigned = themeCount[nTh] + topicCount[nTp] > 0;
     if (unassigned) {
-      const n = (() => { let c = 0; for (let i = 0; i < N; i++) if (TH[i] < 0 || TP[i] < 0) c++; return c; })();
+      const n = M > N ? D.unassigned : (() => { let c = 0; for (let i = 0; i < N; i++) if (TH[i] < 0 || TP[i] < 0) c++; return c; })();
       const r = legendRow("theme", "Unassigned", n, GREY, (on) => {
         hiddenTheme[nTh] = hiddenTopic[nTp] = on ? 0 : 1; r.row.classList.toggle("off", !on); refilter();
       }, () => zoomToPapers(papersOf((i) => TH[i] < 0 || TP[i] < 0), true));
@@ -982,10 +1042,25 @@
     else if (e.key === "Escape") { if (!panel.hidden) closePanel(); else clearSelection(); }
   });
   window.addEventListener("resize", resize);
+  function setDensity(on) {
+    densityOn = !!densCanvas && on;
+    $("density").setAttribute("aria-pressed", String(densityOn));
+    requestDraw();
+    return densityOn;
+  }
+  $("density").addEventListener("click", () => setDensity(!densityOn));
 
   // ---------------------------------------------------------------- test hook + start
   Object.assign(api, {
     pointCount: () => N,
+    totalCount: () => M,
+    density: (on) => { const r = setDensity(on !== false); draw(); return r; },
+    densityShown: () => densityOn,
+    pointNear: (x, y, radius) => {
+      const r = canvas.getBoundingClientRect();
+      const i = pick(x - r.left, y - r.top, radius);
+      return i >= 0 ? String(D.id[i]) : null;
+    },
     pointIds: () => Array.from({ length: N }, (_, i) => String(D.id[i])),
     visibleCount: () => nVisible,
     matchCount: () => nMatch,
@@ -1028,6 +1103,7 @@
 
   buildLegend();
   $("hist-section").hidden = monthSeq.length === 0;
+  $("density").hidden = !densCanvas;
   resize();
   fitAll();
   refilter();
