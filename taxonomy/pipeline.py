@@ -123,6 +123,7 @@ def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dic
         map_html=cfg.output.map,
         report=cfg.output.report,
         figure=cfg.output.figure,
+        map_points=cfg.output.map_points,
         title=cfg.output.title or default_title(cfg.input.paths),
         topic_vectors=result.topic_vectors() if cfg.output.report else None,
         cache_dir=Path(cfg.cache_dir),

@@ -88,3 +88,18 @@ def test_to_bertopic_sizes_and_terms_agree(done):
         ours = {w.lower() for k in done.taxonomy.keywords[topic_id] for w in k.split()}
         assert terms & ours, (topic_id, terms, ours)
     assert model.topic_embeddings_.shape[1] == done.embeddings.shape[1]
+
+
+def test_map_points_setting_reaches_the_map(tmp_path, done, monkeypatch):
+    import taxonomy.export
+
+    seen = {}
+    real = taxonomy.export.write_outputs
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(taxonomy.export, "write_outputs", spy)
+    small_run(tmp_path, done.config.cache_dir, map_points=5000, report=False, figure=False)
+    assert seen["map_points"] == 5000
