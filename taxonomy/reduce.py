@@ -381,14 +381,25 @@ class CpuUmap:
 
 
 def knn_graph(vectors: np.ndarray, n_neighbors: int, seed: int) -> tuple:
-    """The k-NN graph every UMAP fit of a run shares: exact up to EXACT_KNN_MAX rows."""
-    if len(vectors) <= EXACT_KNN_MAX:
-        return exact_knn(vectors, n_neighbors)
-    from umap.umap_ import nearest_neighbors
+    """The k-NN graph every UMAP fit of a run shares: exact up to EXACT_KNN_MAX rows.
 
-    return nearest_neighbors(
-        vectors, n_neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
-    )
+    The last graph is kept with the array it was computed from, so the island layout reuses
+    the one `reduce_vectors` computed for the same vectors (5 s at 20,000 papers)."""
+    if _LAST_KNN and _LAST_KNN[0] is vectors and _LAST_KNN[1] == (n_neighbors, seed):
+        return _LAST_KNN[2]
+    if len(vectors) <= EXACT_KNN_MAX:
+        graph = exact_knn(vectors, n_neighbors)
+    else:
+        from umap.umap_ import nearest_neighbors
+
+        graph = nearest_neighbors(
+            vectors, n_neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
+        )
+    _LAST_KNN[:] = [vectors, (n_neighbors, seed), graph]
+    return graph
+
+
+_LAST_KNN: list[Any] = []
 
 
 def reduce_vectors(
@@ -478,6 +489,10 @@ def island_layout(
     settings: dict[str, Any] = {"target_weight": target_weight}
     if init is not None and make_umap.name == "umap":  # umap-learn takes an array to start from
         settings["init"] = np.asarray(init, np.float64)
+        if n > LARGE_FIT and getattr(make_umap, "tunable", False):
+            # started from a finished layout: 100 epochs keep 10-NN topic agreement (20,000
+            # papers: 0.953 vs 0.955 with umap's 200) in half the time
+            settings["n_epochs"] = LARGE_FIT_EPOCHS
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")
