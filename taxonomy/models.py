@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 _WS = re.compile(r"\s+")
 _ARXIV_ID = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.\d{4,5}$")
@@ -66,9 +67,11 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.papers)
 
-    @property
+    @cached_property
     def texts(self) -> list[str]:
-        """The text each paper is embedded and labelled from: title (if any) + abstract."""
+        """The text each paper is embedded and labelled from: title (if any) + abstract.
+        Built once: every stage reads it (1M papers: ~1 GB of strings) and papers are not
+        changed after ingest."""
         return [paper_text(p) for p in self.papers]
 
 

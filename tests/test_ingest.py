@@ -385,3 +385,28 @@ def test_dedup_keeps_paper_ids_unique():
     unique = deduplicate(papers)
     assert [p.arxiv_id for p in unique] == ["2303.11366", None, None]
     assert len({p.id for p in unique}) == 3
+
+
+def test_templated_openings_are_compared_through_the_cheap_bounds_first(monkeypatch):
+    """Abstracts sharing a long opening are near-duplicate candidates of each other; their
+    different bodies are told apart by the length/letter-count bounds, without the quadratic
+    SequenceMatcher.ratio(), and a real near-duplicate still merges."""
+    import difflib
+    import random
+
+    calls = []
+    real_ratio = difflib.SequenceMatcher.ratio
+    monkeypatch.setattr(
+        difflib.SequenceMatcher, "ratio", lambda self: calls.append(1) or real_ratio(self)
+    )
+    rng = random.Random(0)
+    opening = "In this work we present a study of the following question in detail: "
+    words = ["graph", "kernel", "quantum", "robot", "speech", "vision", "protein", "market"]
+    bodies = [" ".join(rng.choice(words) for _ in range(rng.randint(20, 60))) for _ in range(150)]
+    papers = [Paper(abstract=opening * 2 + body, source="t") for body in bodies]
+    papers.append(
+        Paper(abstract=(opening * 2 + bodies[0]).replace("graph", "graph,", 1), source="t")
+    )
+    kept = deduplicate(papers)
+    assert len(kept) == len(set(bodies))
+    assert len(calls) < len(papers)  # a pair count would be ~11,000

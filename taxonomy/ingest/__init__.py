@@ -141,8 +141,14 @@ def _near_duplicate_of(
             other = by_key[key]
             if record.arxiv_id and other.arxiv_id and record.arxiv_id != other.arxiv_id:
                 continue  # two different arXiv papers, however similar
-            ratio = SequenceMatcher(None, canon, canon_of[key], autojunk=False).ratio()
-            if ratio >= NEAR_DUPLICATE_RATIO:
+            matcher = SequenceMatcher(None, canon, canon_of[key], autojunk=False)
+            # length and letter-count bounds first: ratio() is quadratic, and templated
+            # abstracts share openings with many others (the bounds never exceed ratio())
+            if (
+                matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO
+                and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
+                and matcher.ratio() >= NEAR_DUPLICATE_RATIO
+            ):
                 return key
     return None
 
