@@ -296,7 +296,7 @@ def refine_themes(
     unit = normalize(papers[keep])
     start = theme_of_topic[topic_of[keep]]
     n_themes = int(theme_of_topic.max()) + 1
-    if n_themes < 2 or len(unit) <= n_themes:
+    if n_themes < 2 or len(unit) <= n_themes or len(np.unique(start)) < n_themes:
         return np.where(keep, theme_of_topic[np.maximum(topic_of, 0)], -1)
     init = np.stack([unit[start == j].mean(axis=0) for j in range(n_themes)])
     model = KMeans(n_clusters=n_themes, init=init, n_init=1, random_state=0).fit(unit)

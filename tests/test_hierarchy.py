@@ -120,3 +120,10 @@ def test_fit_themes_nests_every_topic_in_one_theme():
     assert np.array_equal(fitted.topic_of < 0, topic_of < 0)
     shares = np.bincount(fitted.layer(1)[fitted.topic_of >= 0]) / (topic_of >= 0).sum()
     assert shares.max() <= hierarchy.MAX_THEME_SHARE + 1e-9
+
+
+def test_refinement_keeps_the_grouping_when_a_theme_has_no_papers():
+    vectors = np.random.default_rng(0).normal(size=(12, 4))
+    topic_of = np.repeat([0, 1, 2], 4)
+    themes = hierarchy.refine_themes(vectors, topic_of, np.array([0, 0, 1, 2]))  # 3: empty
+    assert list(themes) == [0] * 8 + [1] * 4
