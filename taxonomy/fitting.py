@@ -346,9 +346,23 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
         labels=result["labels"],
         keywords={node: tuple(words) for node, words in result["keywords"].items()},
         representatives={node: tuple(rows) for node, rows in result["representatives"].items()},
-        named_by=result["named_by"],
+        named_by=_kept_sources(result["named_by"], curated.preset_labels, work.previous),
     )
     return labelled, result["auto"]
+
+
+def _kept_sources(
+    named_by: dict[str, str], preset: dict[str, str], previous: RunState | None
+) -> dict[str, str]:
+    """Who named each theme, where a theme keeps its name from the last run: whoever named it
+    then (this run cannot tell: the kept name is taken before it names anything)."""
+    earlier = {record.id: record for record in previous.themes} if previous else {}
+    out = dict(named_by)
+    for node in named_by:
+        record = earlier.get(node)
+        if record and record.named_by and preset.get(node) in (record.auto_label, record.label):
+            out[node] = record.named_by
+    return out
 
 
 def _file_digest(setting: str) -> str:

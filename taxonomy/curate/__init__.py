@@ -176,6 +176,7 @@ def node_records(
                 centroids[g],
                 label=taxonomy.labels[node],
                 auto_label=auto[node],
+                named_by=taxonomy.named_by.get(node, ""),
             )
             for g, node in enumerate(level_ids)
         ]

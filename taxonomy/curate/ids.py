@@ -40,6 +40,7 @@ class NodeRecord:
     label: str = ""  # label shown (final nodes)
     auto_label: str = ""  # label before renames/seed names (final nodes)
     parent: str | None = None  # a topic's theme id (final nodes)
+    named_by: str = ""  # a theme's: "corpus", a reference scheme's name, "user"... (final nodes)
 
 
 @dataclass
@@ -159,6 +160,7 @@ def _node(value: object, where: str, dim: int | None) -> NodeRecord:
         label=_text(value.get("label", ""), f"{where}.label"),
         auto_label=_text(value.get("auto_label", ""), f"{where}.auto_label"),
         parent=parent,
+        named_by=_text(value.get("named_by", ""), f"{where}.named_by"),
     )
 
 
