@@ -52,9 +52,11 @@ def test_seed_taxonomy_has_two_levels_and_unique_labels(seed_run):
     assert 10 <= len(topics) <= 60
     labels = [n["label"].lower() for n in themes + topics]
     assert len(labels) == len(set(labels))
+    fields = {"id", "label", "keywords", "size", "papers", "children"}
     for node in themes + topics:
-        assert set(node) == {"id", "label", "keywords", "size", "papers", "children"}
+        assert set(node) == fields | ({"named_by"} if node in themes else set())
         assert node["keywords"] and node["papers"] and node["size"] > 0
+    assert {t["named_by"] for t in themes} <= {"corpus", "ml-areas", "arxiv-cs"}
     for theme in themes:
         assert theme["size"] == sum(t["size"] for t in theme["children"])
     assert doc["papers"] == 461
