@@ -18,9 +18,10 @@ embedding cache (about 5,500 texts). For every dataset and random seed:
 Unassigned papers count as one extra cluster for every method. Per-run results are cached in
 `--cache`/bench/results, ours keyed by a hash of taxonomy/ (delete to recompute).
 
-The label check counts, over all runs, topic labels and theme names that are a single word
-of GENERIC (the list the tests keep), repeat a word, or are not written anywhere in the
-corpus as they are (case-sensitive, hyphen = space; each half of "A & b" separately).
+The label check (`taxonomy.naming.label_problems`, the one the tests use) counts, over all
+runs, topic labels and theme names that are a single word of tests/generic_words.py, repeat a
+word, or are not written as the corpus most often writes them (each half of "A & b"
+separately; theme names from a reference scheme are exempt from that last check).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -46,14 +46,8 @@ NOTES_MARKER = "<!-- notes: kept when bench/quality.py rewrites this file -->"
 
 from corpora import DATASETS, dataset  # noqa: E402
 
-# Labels that say nothing alone (the issue's list and the tests').
-GENERIC = {
-    "ai", "image", "images", "feature", "features", "memory", "human", "humans", "phrase",
-    "feedback", "instruction", "instructions", "energy", "symbolic", "deep learning",
-    "visual", "3d", "survey", "domain-specific", "retrieval-augmented", "high throughput",
-    "billions of parameters", "embedding", "embeddings", "data", "learning", "model", "models",
-    "language", "text", "training", "system", "systems",
-}  # fmt: skip
+from taxonomy.naming import label_problems  # noqa: E402
+from tests.generic_words import GENERIC_WORDS  # noqa: E402
 
 
 def _agreement(gold: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
@@ -79,30 +73,6 @@ def _row(gold: np.ndarray, pred: np.ndarray, seconds: float = float("nan")) -> d
         "largest": float(sizes.max() / len(pred)),
         "seconds": seconds,
     }
-
-
-def label_problems(labels: list[str], texts: list[str]) -> dict[str, list[str]]:
-    """Labels that are a generic single word, repeat a word, or lost their written form."""
-    from taxonomy.label import repeats_word
-
-    corpus = "\n".join(texts)
-    problems: dict[str, list[str]] = {"generic": [], "repeats": [], "casing": []}
-    for label in labels:
-        halves = [h.strip() for h in label.split(" & ")]
-        if any(h.lower() in GENERIC for h in halves):
-            problems["generic"].append(label)
-        if repeats_word(label):
-            problems["repeats"].append(label)
-        for half in halves:
-            body = half[1:]  # the first letter is capitalised for display
-            words = re.split(r"[\s\-]+", body)
-            pattern = r"[\s\-]+".join(re.escape(w) for w in words)
-            if not re.search(re.escape(half[:1].lower()) + "?" + pattern, corpus) and not (
-                re.search(re.escape(half[:1]) + pattern, corpus)
-            ):
-                problems["casing"].append(label)
-                break
-    return problems
 
 
 def run_ours(name: str, seed: int, cache: Path) -> dict:
@@ -149,6 +119,7 @@ def run_ours(name: str, seed: int, cache: Path) -> dict:
     old_themes = np.where(cap >= 0, old[np.maximum(cap, 0)], -1)
     topic_labels = [tax.labels[i] for i in tax.ids[TOPIC]]
     theme_labels = [tax.labels[i] for i in tax.ids[THEME]]
+    from_schemes = [tax.labels[i] for i in tax.ids[THEME] if tax.named_by.get(i) != "corpus"]
     texts = corpus.texts
     return {
         "papers": len(texts),
@@ -159,8 +130,9 @@ def run_ours(name: str, seed: int, cache: Path) -> dict:
         "theme_labels": theme_labels,
         "topic_labels": topic_labels,
         "problems": {
-            "topic": label_problems(topic_labels, texts),
-            "theme": label_problems(theme_labels, texts),
+            "topic": label_problems(topic_labels, texts, GENERIC_WORDS),
+            # a reference scheme's area names are not the corpus's words: no casing check
+            "theme": label_problems(theme_labels, texts, GENERIC_WORDS, exempt=from_schemes),
         },
         "_gold": gold.tolist(),
         "_themes": themes.tolist(),
