@@ -299,10 +299,12 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
     """`label.label_taxonomy`, memoised on everything it reads (a re-run of unchanged input
     spends most of its time here otherwise: phrase completion scans the texts)."""
     from taxonomy import label
+    from taxonomy.placement import sample_indices
     from taxonomy.stage_cache import cached_json, code_digest, texts_digest
 
     taxonomy, cfg, texts = curated.taxonomy, work.cfg, work.corpus.texts
     embed_phrases = work.embed.phrases()
+    sample = sample_indices(len(texts), label.LABEL_SAMPLE, cfg.seed)
 
     def compute() -> dict[str, Any]:
         labelled, auto = label.label_taxonomy(
@@ -313,7 +315,7 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
             cfg.label,
             preset=curated.preset_labels,
             fixed=taxonomy.labels,
-            sample=work.sample,
+            sample=sample,
             embed_phrases=embed_phrases,
             vocabulary=cfg.hierarchy.vocabulary,
         )
@@ -337,7 +339,7 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
         curated.preset_labels,
         cfg.label.model_dump(),
         cfg.hierarchy.model_dump(),
-        work.sample if work.sample is not None else "all",
+        sample if sample is not None else "all",
         work.model_id if embed_phrases is not None else "",
         _file_digest(cfg.hierarchy.vocabulary),  # a user's scheme file, edited in place
     ]

@@ -103,3 +103,21 @@ def test_map_points_setting_reaches_the_map(tmp_path, done, monkeypatch):
     monkeypatch.setattr(taxonomy.export, "write_outputs", spy)
     small_run(tmp_path, done.config.cache_dir, map_points=5000, report=False, figure=False)
     assert seen["map_points"] == 5000
+
+
+def test_labels_come_from_a_sample_of_a_large_corpus(tmp_path, done, monkeypatch):
+    from taxonomy import label
+
+    seen = []
+    real = label.label_taxonomy
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["sample"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(label, "LABEL_SAMPLE", 60)
+    monkeypatch.setattr(label, "label_taxonomy", spy)
+    result = small_run(tmp_path, tmp_path / "cache", report=False, figure=False)
+    (sample,) = seen
+    assert len(sample) == 60 and len(set(sample.tolist())) == 60
+    assert all(result.taxonomy.labels[i] for i in result.taxonomy.ids[0])
