@@ -184,7 +184,7 @@ def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
     topic_of, names = _seed_themes(work, topics.topic_of, topics.min_size, {}, compact=True)
     with work.stages("hierarchy"):
         fitted = hierarchy.fit_themes(
-            topic_of, work.vectors, work.cfg.hierarchy, work.cfg.seed, names
+            topic_of, work.vectors, work.cfg.hierarchy, work.cfg.seed, names, sample=work.sample
         )
     reason = "first run in this folder" if work.previous is None else "refit"
     work.run_info = {"mode": "fit", "reason": work.run_info.get("reason", reason)}

@@ -61,6 +61,8 @@ MAX_THEME_SHARE = 0.25
 # Weight of the centroid cosine kernel added to the graph: it only keeps topics without
 # neighbour links (tiny or unsampled ones) attached to their nearest themes.
 CENTROID_WEIGHT = 1e-3
+# Papers outside a large corpus's sample join their nearest theme this many at a time.
+PREDICT_BLOCK = 100_000
 # Refine the themes on the papers and nest the topics in them (fit_themes).
 REFINE = True
 
@@ -287,21 +289,34 @@ def _centroid_count(unit: np.ndarray, graph: np.ndarray, sizes: np.ndarray, seed
 
 
 def refine_themes(
-    papers: np.ndarray, topic_of: np.ndarray, theme_of_topic: np.ndarray
+    papers: np.ndarray,
+    topic_of: np.ndarray,
+    theme_of_topic: np.ndarray,
+    sample: np.ndarray | None = None,
 ) -> np.ndarray:
     """Theme per paper (-1 for unassigned papers): k-means of the papers' unit vectors started
     from the themes' centroids, so a paper on the border of two themes joins the one it is
-    closest to, whichever theme its topic went to."""
+    closest to, whichever theme its topic went to. With `sample` (a large corpus's fitted
+    papers) k-means is fitted on those and the other papers join their nearest theme."""
     keep = topic_of >= 0
-    unit = normalize(papers[keep])
-    start = theme_of_topic[topic_of[keep]]
+    fitted = keep.copy()
+    if sample is not None:
+        fitted[:] = False
+        fitted[sample] = True
+        fitted &= keep
+    unit = normalize(papers[fitted])
+    start = theme_of_topic[topic_of[fitted]]
     n_themes = int(theme_of_topic.max()) + 1
     if n_themes < 2 or len(unit) <= n_themes or len(np.unique(start)) < n_themes:
         return np.where(keep, theme_of_topic[np.maximum(topic_of, 0)], -1)
     init = np.stack([unit[start == j].mean(axis=0) for j in range(n_themes)])
     model = KMeans(n_clusters=n_themes, init=init, n_init=1, random_state=0).fit(unit)
     out = np.full(len(topic_of), -1, dtype=np.int64)
-    out[keep] = model.labels_
+    out[fitted] = model.labels_
+    rest = np.flatnonzero(keep & ~fitted)
+    for start_row in range(0, len(rest), PREDICT_BLOCK):  # no corpus-sized copy at once
+        rows = rest[start_row : start_row + PREDICT_BLOCK]
+        out[rows] = model.predict(normalize(papers[rows]))
     return out
 
 
@@ -311,6 +326,7 @@ def nest_topics(
     paper_theme: np.ndarray,
     min_size: int,
     fixed: frozenset[int] = frozenset(),
+    sample: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(topic per paper, theme per topic) with every topic inside one theme.
 
@@ -341,7 +357,8 @@ def nest_topics(
                 strays.append(moved)
     owner_arr = np.array(owner, dtype=np.int64)
     if strays:
-        _place_strays(papers, topic_of, paper_theme, owner_arr, np.concatenate(strays), fixed)
+        strays_all = np.concatenate(strays)
+        _place_strays(papers, topic_of, paper_theme, owner_arr, strays_all, fixed, sample)
     return topic_of, owner_arr
 
 
@@ -352,19 +369,27 @@ def _place_strays(
     owner: np.ndarray,
     strays: np.ndarray,
     fixed: frozenset[int],
+    sample: np.ndarray | None = None,
 ) -> None:
     """Move each stray paper (in place) to the topic of its theme that most of its NEIGHBOURS
     nearest settled papers of that theme are in; without such neighbours, to the topic of its
-    theme (or any open topic) with the most similar centroid."""
-    unit = normalize(papers)
+    theme (or any open topic) with the most similar centroid. With `sample` (a large corpus's
+    fitted papers) the neighbours are sampled papers, and strays outside the sample take the
+    centroid rule, as every paper outside the fit is placed (taxonomy.placement)."""
+    index = np.arange(len(papers)) if sample is None else np.asarray(sample)
+    unit = normalize(papers[index])
+    position = np.full(len(papers), -1, dtype=np.int64)
+    position[index] = np.arange(len(index))
     is_open = np.array([t not in fixed for t in range(len(owner))])
     settled = topic_of.copy()
     settled[strays] = -1
+    centroids = group_centroids(unit, settled[index], len(owner))
+    voters = strays[position[strays] >= 0]
     k = min(NEIGHBOURS + 1, len(unit))
-    neighbours = NearestNeighbors(n_neighbors=k).fit(unit).kneighbors(unit[strays])[1]
-    centroids = group_centroids(unit, settled, len(owner))
-    for i, row in zip(strays, neighbours, strict=True):
-        votes = settled[row]
+    found = NearestNeighbors(n_neighbors=k).fit(unit).kneighbors(unit[position[voters]])[1]
+    neighbours = dict(zip(voters.tolist(), index[found], strict=True))
+    for i in strays:
+        votes = settled[neighbours[i]] if i in neighbours else np.zeros(0, np.int64)
         votes = votes[votes >= 0]
         votes = votes[(owner[votes] == paper_theme[i]) & is_open[votes]]
         if len(votes):
@@ -373,7 +398,8 @@ def _place_strays(
         hosts = np.flatnonzero((owner == paper_theme[i]) & is_open)
         if len(hosts) == 0:
             hosts = np.flatnonzero(is_open)
-        topic_of[i] = hosts[np.argmax(centroids[hosts] @ unit[i])]
+        vector = unit[position[i]] if position[i] >= 0 else normalize(papers[i : i + 1])[0]
+        topic_of[i] = hosts[np.argmax(centroids[hosts] @ vector)]
 
 
 def fit_themes(
@@ -382,13 +408,15 @@ def fit_themes(
     settings: Any,
     seed: int,
     topic_names: Mapping[int, str] | None = None,
+    sample: np.ndarray | None = None,
 ) -> Taxonomy:
     """The fitted two-level taxonomy: topics as clustered, grouped into themes under the
     `hierarchy` settings. Ids are positional until the curate stage matches them to the
     previous run's; `topic_names` (seed themes) become the topics' fixed labels.
 
     The themes (group_topics) are then refined on the papers (refine_themes) and the topics
-    nested in them (nest_topics): topics that straddle two themes are split between them."""
+    nested in them (nest_topics): topics that straddle two themes are split between them.
+    `sample`: a large corpus's fitted papers, on which the refinement is fitted."""
     n_topics = int(topic_of.max()) + 1
     centroids = group_centroids(vectors, topic_of, n_topics)
     sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
@@ -397,7 +425,7 @@ def fit_themes(
         centroids, sizes, n_themes, papers=vectors, topic_of=topic_of, seed=seed
     )
     if REFINE and len(set(theme_of_topic)) > 1:
-        paper_theme = refine_themes(vectors, topic_of, theme_of_topic)
+        paper_theme = refine_themes(vectors, topic_of, theme_of_topic, sample)
         shares = np.bincount(paper_theme[paper_theme >= 0]) / max(int(sizes.sum()), 1)
         if n_themes is not None or shares.max() <= MAX_THEME_SHARE:
             topic_of, owner = nest_topics(
@@ -406,6 +434,7 @@ def fit_themes(
                 paper_theme,
                 auto_min_size(int(sizes.sum())),
                 frozenset(topic_names or {}),
+                sample,
             )
             counts = np.bincount(topic_of[topic_of >= 0], minlength=len(owner))
             theme_of_topic = _largest_first(owner, counts)

@@ -127,3 +127,19 @@ def test_refinement_keeps_the_grouping_when_a_theme_has_no_papers():
     topic_of = np.repeat([0, 1, 2], 4)
     themes = hierarchy.refine_themes(vectors, topic_of, np.array([0, 0, 1, 2]))  # 3: empty
     assert list(themes) == [0] * 8 + [1] * 4
+
+
+def test_a_sample_refines_and_nests_like_the_whole_on_separate_fields():
+    # The same two fields as above; the refinement fitted on every other paper.
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
+    vectors = np.vstack([a + 0.2 * rng.normal(size=(40, 16)), b + 0.2 * rng.normal(size=(40, 16))])
+    topic_of = np.array([0] * 20 + [1] * 20 + [0] * 12 + [2] * 28)
+    sample = np.arange(0, 80, 2)
+    paper_theme = hierarchy.refine_themes(vectors, topic_of, np.array([0, 0, 1]), sample)
+    assert list(paper_theme) == [0] * 40 + [1] * 40
+    # strays inside the sample vote with sampled neighbours, the others take the centroid rule
+    nested, owner = hierarchy.nest_topics(vectors, topic_of, paper_theme, 20, sample=sample)
+    assert list(owner) == [0, 0, 1] and set(nested[40:52]) == {2}
+    whole, _ = hierarchy.nest_topics(vectors, topic_of, paper_theme, 20)
+    assert np.array_equal(nested, whole)
