@@ -88,10 +88,10 @@ def run_ours(name: str, seed: int, cache: Path) -> dict:
     captured: dict = {}
     original = hierarchy.fit_themes
 
-    def capture(topic_of, vectors, settings, seed_, topic_names=None):
+    def capture(topic_of, vectors, settings, seed_, topic_names=None, **options):
         captured.update(topic_of=np.asarray(topic_of), vectors=np.asarray(vectors))
         start = time.perf_counter()
-        fitted = original(topic_of, vectors, settings, seed_, topic_names)
+        fitted = original(topic_of, vectors, settings, seed_, topic_names, **options)
         captured["theme_seconds"] = time.perf_counter() - start
         return fitted
 
