@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from taxonomy.errors import TaxonomyError, yaml_errors
+from taxonomy.errors import TaxonomyError, yaml_errors, yaml_line
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 DEFAULT_CURATION = "configs/taxonomy.yaml"
@@ -187,25 +187,6 @@ def _format_error(err: dict[str, Any]) -> str:
     return f"{where}: {message[:1].lower()}{message[1:]}"
 
 
-def _line_of(text: str | None, dotted: str) -> int | None:
-    """1-based line of a dotted key in the YAML text, for error messages."""
-    if not text:
-        return None
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in dotted.split("."):
-        if not isinstance(node, yaml.MappingNode):
-            break
-        match = next(((k, v) for k, v in node.value if k.value == part), None)
-        if match is None:
-            break
-        line, node = match[0].start_mark.line + 1, match[1]
-    return line
-
-
 def config_from_dict(
     data: dict[str, Any], *, source: str = "<config>", text: str | None = None
 ) -> Config:
@@ -218,7 +199,7 @@ def config_from_dict(
             messages.setdefault(_field_path(err["loc"]), _format_error(err))
         first = next(iter(messages))
         raise TaxonomyError(
-            "; ".join(messages.values()), path=source, line=_line_of(text, first)
+            "; ".join(messages.values()), path=source, line=yaml_line(text, first.split("."))
         ) from None
     paths = {"cache_dir": config.cache_dir, "output.dir": config.output.dir}
     paths |= {f"input.paths.{i}": p for i, p in enumerate(config.input.paths)}

@@ -68,3 +68,29 @@ def yaml_errors(source: Path | str, text: str | None = None) -> Iterator[None]:
             entry = f" (entry: {shown})" if shown else ""
         line = mark.line + 1 if mark is not None else None
         raise TaxonomyError(f"invalid YAML: {problem}{entry}", path=source, line=line) from None
+
+
+def yaml_line(text: str | None, where: list[str | int]) -> int | None:
+    """1-based line of a field (mapping keys and list positions) in the YAML text, for error
+    messages; None when the text does not parse or has no such field."""
+    if not text:
+        return None
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in where:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

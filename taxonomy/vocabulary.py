@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 from sklearn.preprocessing import normalize
 
-from taxonomy.errors import TaxonomyError, yaml_errors
+from taxonomy.errors import TaxonomyError, yaml_errors, yaml_line
 from taxonomy.tree import group_centroids
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "vocabularies"
@@ -99,32 +99,7 @@ def load_scheme(spec: str) -> Scheme:
 
 def _fail(message: str, source: str, text: str | None, where: list[str | int]) -> TaxonomyError:
     field = ".".join(str(w) for w in where)
-    return TaxonomyError(f"{field}: {message}", path=source, line=_line_of(text, where))
-
-
-def _line_of(text: str | None, where: list[str | int]) -> int | None:
-    """1-based line of a field (mapping keys and list positions) in the YAML text."""
-    if not text:
-        return None
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in where:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+    return TaxonomyError(f"{field}: {message}", path=source, line=yaml_line(text, where))
 
 
 def _text_field(
