@@ -369,3 +369,23 @@ def test_diff_reports_a_deleted_node_as_removed():
     changes = diff_runs((prev, prev, 14), cur, cur, 14, deleted=frozenset({"topic-2"}))
     assert changes["topics"]["merged"] == []
     assert [n["id"] for n in changes["topics"]["removed"]] == ["topic-2"]
+
+
+def test_a_kept_node_whose_papers_changed_is_listed():
+    prev_topics = [
+        node("topic-1", range(0, 10), "A", "theme-1"),
+        node("topic-2", range(10, 20), "B", "theme-1"),
+    ]
+    cur_topics = [
+        node("topic-1", range(0, 9), "A", "theme-1"),
+        node("topic-2", range(10, 20), "B", "theme-1"),
+    ]
+    theme = node("theme-1", range(20), "T")
+    changes = diff_runs(
+        ([theme], prev_topics, 20), [node("theme-1", range(19), "T")], cur_topics, 19
+    )
+    topics, themes = changes["topics"], changes["themes"]
+    assert topics["resized"] == [{"id": "topic-1", "label": "A", "from": 10, "to": 9}]
+    assert topics["unchanged"] == 1 and themes["unchanged"] == 0
+    assert [n["id"] for n in themes["resized"]] == ["theme-1"]
+    assert "- papers changed: `topic-1` A (10 → 9 papers)" in changes_markdown(changes)

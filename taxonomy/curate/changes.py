@@ -81,6 +81,16 @@ def diff_level(
         for c in current
         if c.id in by_id and by_id[c.id].label == c.label and by_id[c.id].members == c.members
     )
+    # Kept under its name but with papers gained or lost (excluded, deleted, placed, moved):
+    # listed, so every node is accounted for.
+    resized = [
+        {"id": c.id, "label": c.label, "from": len(by_id[c.id].members), "to": len(c.members)}
+        for c in current
+        if c.id in by_id
+        and by_id[c.id].label == c.label
+        and by_id[c.id].members != c.members
+        and c.id not in in_merge_or_split
+    ]
     return {
         "added": added,
         "removed": removed,
@@ -88,6 +98,7 @@ def diff_level(
         "split": split,
         "renamed": renamed,
         "moved": moved,
+        "resized": resized,
         "unchanged": unchanged,
     }
 
@@ -206,6 +217,10 @@ def changes_markdown(changes: dict[str, Any]) -> str:
             for n in diff["renamed"]
         ]
         rows += [f"- moved: {_name(n)} from `{n['from']}` to `{n['to']}`" for n in diff["moved"]]
+        rows += [
+            f"- papers changed: `{n['id']}` {n['label']} ({n['from']} → {n['to']} papers)"
+            for n in diff.get("resized", [])
+        ]
         lines += rows or ["- no changes"]
         lines += [f"- unchanged: {diff['unchanged']}", ""]
     if changes["seeds"]:
