@@ -168,6 +168,7 @@ class _Work:
     embed: Any = None  # _Embedding
     embeddings: Any = None
     vectors: Any = None
+    fit_vectors: Any = None  # the vectors of the fitted papers (all, or the sample's)
     sample: np.ndarray | None = None
     newly: int = 0
     seed_outcomes: list = field(default_factory=list)
@@ -180,12 +181,13 @@ class _Work:
 def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
     from taxonomy import hierarchy
 
-    topics, layout = _fit_topics(work, backend)
+    topics, plain = _fit_topics(work, backend)
     topic_of, names = _seed_themes(work, topics.topic_of, topics.min_size, {}, compact=True)
     with work.stages("hierarchy"):
         fitted = hierarchy.fit_themes(
             topic_of, work.vectors, work.cfg.hierarchy, work.cfg.seed, names, sample=work.sample
         )
+    layout = _place_on_map(work, backend, fitted.topic_of, plain)
     reason = "first run in this folder" if work.previous is None else "refit"
     work.run_info = {"mode": "fit", "reason": work.run_info.get("reason", reason)}
     return fitted, layout
@@ -414,14 +416,15 @@ def _lexical(work: _Work) -> None:
 
 
 def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
-    """(TopicFit for every paper, map layout): reduce and cluster the fitted papers, place
-    the rest of a large corpus."""
+    """(TopicFit for every paper, plain 2-D layout of the fitted papers): reduce and cluster
+    the fitted papers; the rest of a large corpus joins the nearest topic centroid."""
     from taxonomy import cluster, placement, reduce
     from taxonomy.stage_cache import cached_arrays
 
     _lexical(work)
     cfg, vectors, sample = work.cfg, work.vectors, work.sample
     fit_vectors = vectors if sample is None else vectors[sample]
+    work.fit_vectors = fit_vectors  # the same array for the layout (its k-NN graph is reused)
     n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
     with work.stages("reduce"):
         options = dict(cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs)
@@ -436,16 +439,30 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     with work.stages("cluster"):
         spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
         topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
-    with work.stages("layout"):
-        fit_layout = _map_layout(fit_vectors, topics.topic_of, reduced["layout"], cfg, backend)
     if sample is None:
-        return topics, fit_layout
+        return topics, reduced["layout"]
     with work.stages("place"):
         centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
-        topic_of, layout = placement.place_rest(
-            vectors, sample, topics.topic_of, fit_layout, centroids, assign=backend.assign
+        topic_of = placement.assign_rest(
+            vectors, sample, topics.topic_of, centroids, assign=backend.assign
         )
-    return cluster.TopicFit(topic_of, topics.min_size), layout
+    return cluster.TopicFit(topic_of, topics.min_size), reduced["layout"]
+
+
+def _place_on_map(work: _Work, backend: Any, topic_of: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """Map positions of every paper: the fitted papers' layout with the final topics (seeded
+    and nested in their themes) as islands; the rest of a large corpus among its topic's
+    most similar fitted papers (taxonomy.placement)."""
+    from taxonomy import placement
+
+    sample, fit_vectors = work.sample, work.fit_vectors
+    fit_topics = topic_of if sample is None else topic_of[sample]
+    with work.stages("layout"):
+        fit_layout = _map_layout(fit_vectors, fit_topics, plain, work.cfg, backend)
+    if sample is None:
+        return fit_layout
+    with work.stages("place"):
+        return placement.position_rest(work.vectors, sample, topic_of, fit_layout)
 
 
 def _map_layout(

@@ -121,28 +121,33 @@ def map_positions(
     return layout
 
 
-def place_rest(
+def assign_rest(
     vectors: np.ndarray,
     sample: np.ndarray,
     sample_topic: np.ndarray,
-    sample_layout: np.ndarray,
     centroids: np.ndarray,
     assign: Assigner = assign_to_centroids,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(topic per paper, 2-D layout per paper) for a corpus fitted on `sample` only.
-
-    Sampled papers keep their fitted topic and position; every other paper is placed.
-    """
-    n = len(vectors)
-    topic_of = np.full(n, -1, dtype=np.int64)
-    layout = np.zeros((n, 2), np.float32)
+) -> np.ndarray:
+    """Topic per paper of a corpus fitted on `sample` only: sampled papers keep their fitted
+    topic, every other paper gets the one `assign` gives it (nearest centroid)."""
+    topic_of = np.full(len(vectors), -1, dtype=np.int64)
     topic_of[sample] = sample_topic
+    rest = np.setdiff1d(np.arange(len(vectors)), sample, assume_unique=True)
+    if len(rest):
+        topic_of[rest] = assign(vectors[rest], centroids)[0]
+    return topic_of
+
+
+def position_rest(
+    vectors: np.ndarray, sample: np.ndarray, topic_of: np.ndarray, sample_layout: np.ndarray
+) -> np.ndarray:
+    """2-D layout per paper of a corpus fitted on `sample` only: sampled papers keep their
+    position, every other paper lands among its topic's most similar sampled papers."""
+    layout = np.zeros((len(vectors), 2), np.float32)
     layout[sample] = sample_layout
-    rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
-    if len(rest) == 0:
-        return topic_of, layout
-    topic_of[rest] = assign(vectors[rest], centroids)[0]
-    layout[rest] = map_positions(
-        vectors[rest], topic_of[rest], vectors[sample], sample_topic, sample_layout
-    )
-    return topic_of, layout
+    rest = np.setdiff1d(np.arange(len(vectors)), sample, assume_unique=True)
+    if len(rest):
+        layout[rest] = map_positions(
+            vectors[rest], topic_of[rest], vectors[sample], topic_of[sample], sample_layout
+        )
+    return layout

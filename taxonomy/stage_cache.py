@@ -23,7 +23,7 @@ from taxonomy.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 KEY_FIELD = "__key__"
-KEEP = 8  # entries kept per stage
+KEEP = 16  # entries kept per stage
 
 
 def cache_key(key_parts: list[Any]) -> str:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from taxonomy.cluster import topic_centroids
-from taxonomy.placement import assign_to_centroids, place_rest, sample_indices
+from taxonomy.placement import assign_rest, assign_to_centroids, position_rest, sample_indices
 
 
 def test_sample_is_seeded_sorted_and_only_for_large_corpora():
@@ -23,6 +23,11 @@ def _blobs(n_per: int = 200, seed: int = 0):
         scale=0.02, size=(len(truth), 2)
     )
     return vectors, truth, layout.astype(np.float32)
+
+
+def place_rest(vectors, sample, sample_topic, sample_layout, centroids, **options):
+    topic_of = assign_rest(vectors, sample, sample_topic, centroids, **options)
+    return topic_of, position_rest(vectors, sample, topic_of, sample_layout)
 
 
 def test_rest_goes_to_its_topic_and_lands_among_its_sampled_papers():
