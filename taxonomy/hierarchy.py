@@ -385,9 +385,11 @@ def _place_strays(
     settled[strays] = -1
     centroids = group_centroids(unit, settled[index], len(owner))
     voters = strays[position[strays] >= 0]
-    k = min(NEIGHBOURS + 1, len(unit))
-    found = NearestNeighbors(n_neighbors=k).fit(unit).kneighbors(unit[position[voters]])[1]
-    neighbours = dict(zip(voters.tolist(), index[found], strict=True))
+    neighbours: dict[int, np.ndarray] = {}
+    if len(voters):  # (with a sample, every stray may lie outside it)
+        k = min(NEIGHBOURS + 1, len(unit))
+        found = NearestNeighbors(n_neighbors=k).fit(unit).kneighbors(unit[position[voters]])[1]
+        neighbours = dict(zip(voters.tolist(), index[found], strict=True))
     for i in strays:
         votes = settled[neighbours[i]] if i in neighbours else np.zeros(0, np.int64)
         votes = votes[votes >= 0]

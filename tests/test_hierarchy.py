@@ -143,3 +143,7 @@ def test_a_sample_refines_and_nests_like_the_whole_on_separate_fields():
     assert list(owner) == [0, 0, 1] and set(nested[40:52]) == {2}
     whole, _ = hierarchy.nest_topics(vectors, topic_of, paper_theme, 20)
     assert np.array_equal(nested, whole)
+    # every stray outside the sample: all take the centroid rule
+    outside = np.setdiff1d(np.arange(80), np.arange(40, 52))
+    nested, _ = hierarchy.nest_topics(vectors, topic_of, paper_theme, 20, sample=outside)
+    assert np.array_equal(nested, whole)
