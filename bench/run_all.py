@@ -64,10 +64,18 @@ def worker_pipeline(spec: dict) -> dict:
 
     imported = time.perf_counter() - start
     result = run(None, out=spec["out"], **spec["overrides"])
-    html = result.files.get("map")
     return {
         "wall_s": time.perf_counter() - start,
         "import_s": imported,
+        **run_summary(result),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def run_summary(result) -> dict:
+    """What a benchmark row reports of a finished `pipeline.run`."""
+    html = result.files.get("map")
+    return {
         "timings": result.timings,
         "papers": len(result.corpus),
         "topics": len(result.topics),
@@ -75,7 +83,6 @@ def worker_pipeline(spec: dict) -> dict:
         "unassigned": result.unassigned,
         "newly_embedded": result.newly_embedded,
         "html_mb": Path(html).stat().st_size / 2**20 if html else None,
-        "peak_rss_mb": _peak_rss_mb(),
     }
 
 

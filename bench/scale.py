@@ -199,20 +199,12 @@ def reset_cache(cache: Path) -> None:
 
 def worker_ours(spec: dict) -> dict:
     start = time.perf_counter()
+    from run_all import run_summary
+
     from taxonomy.pipeline import run
 
     result = run(None, out=spec["out"], **spec["overrides"])
-    html = result.files.get("map")
-    return {
-        "timings": result.timings,
-        "papers": len(result.corpus),
-        "topics": len(result.topics),
-        "themes": len(result.themes),
-        "unassigned": result.unassigned,
-        "newly_embedded": result.newly_embedded,
-        "html_mb": Path(html).stat().st_size / 2**20 if html else None,
-        "inside_s": time.perf_counter() - start,
-    }
+    return {**run_summary(result), "inside_s": time.perf_counter() - start}
 
 
 def worker_bertopic(spec: dict) -> dict:

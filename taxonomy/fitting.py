@@ -177,6 +177,13 @@ class _Work:
     model_id: str = ""
     run_info: dict[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def texts_digest(self) -> str:
+        """One hash of the corpus's texts for the stage caches' keys (1M papers: ~1 GB read)."""
+        from taxonomy.stage_cache import texts_digest
+
+        return texts_digest(self.corpus.texts)
+
 
 def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
     from taxonomy import hierarchy
@@ -301,8 +308,9 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
     """`label.label_taxonomy`, memoised on everything it reads (a re-run of unchanged input
     spends most of its time here otherwise: phrase completion scans the texts)."""
     from taxonomy import label
+    from taxonomy.curate import kept_sources
     from taxonomy.placement import sample_indices
-    from taxonomy.stage_cache import cached_json, code_digest, texts_digest
+    from taxonomy.stage_cache import cached_json, code_digest
 
     taxonomy, cfg, texts = curated.taxonomy, work.cfg, work.corpus.texts
     embed_phrases = work.embed.phrases()
@@ -331,7 +339,7 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
 
     key = [
         code_digest(),
-        texts_digest(texts),
+        work.texts_digest,
         work.vectors,
         work.embeddings,
         taxonomy.topic_of,
@@ -350,23 +358,9 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
         labels=result["labels"],
         keywords={node: tuple(words) for node, words in result["keywords"].items()},
         representatives={node: tuple(rows) for node, rows in result["representatives"].items()},
-        named_by=_kept_sources(result["named_by"], curated.preset_labels, work.previous),
+        named_by=kept_sources(result["named_by"], curated.preset_labels, work.previous),
     )
     return labelled, result["auto"]
-
-
-def _kept_sources(
-    named_by: dict[str, str], preset: dict[str, str], previous: RunState | None
-) -> dict[str, str]:
-    """Who named each theme, where a theme keeps its name from the last run: whoever named it
-    then (this run cannot tell: the kept name is taken before it names anything)."""
-    earlier = {record.id: record for record in previous.themes} if previous else {}
-    out = dict(named_by)
-    for node in named_by:
-        record = earlier.get(node)
-        if record and record.named_by and preset.get(node) in (record.auto_label, record.label):
-            out[node] = record.named_by
-    return out
 
 
 def _file_digest(setting: str) -> str:
@@ -400,7 +394,7 @@ class _Embedding:
 def _lexical(work: _Work) -> None:
     """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample)."""
     from taxonomy import placement, reduce
-    from taxonomy.stage_cache import cached_arrays, code_digest, texts_digest
+    from taxonomy.stage_cache import cached_arrays, code_digest
 
     cfg, texts = work.cfg, work.corpus.texts
     work.sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
@@ -409,7 +403,7 @@ def _lexical(work: _Work) -> None:
         lexical = cached_arrays(
             Path(cfg.cache_dir),
             "lexical",
-            [code_digest(), texts_digest(texts), cfg.embed.tfidf_dims, cfg.seed, sample],
+            [code_digest(), work.texts_digest, cfg.embed.tfidf_dims, cfg.seed, sample],
             lambda: {"tfidf": reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, sample)},
         )["tfidf"]
         work.vectors = reduce.combine_vectors(work.embeddings, lexical, cfg.embed.tfidf_weight)

@@ -303,16 +303,13 @@ class _Joined:
         for word in words[1:]:
             rows = np.intersect1d(rows, self.postings.get(word, _NONE), assume_unique=True)
         rows = np.union1d(rows, self.postings[_ODD])
-        starts = self.starts()
+        starts = self.postings[_STARTS]
         return [(int(starts[i]), int(starts[i]) + len(self.texts[i])) for i in rows]
-
-    def starts(self) -> np.ndarray:
-        lengths = np.fromiter((len(t) + 1 for t in self.texts), np.int64, len(self.texts))
-        return np.concatenate([[0], np.cumsum(lengths)[:-1]])
 
 
 _NONE = np.zeros(0, np.int64)
 _ODD = "\x00odd"  # key of the texts holding a letter of _ODD_CASE (never a \w+ word)
+_STARTS = "\x00starts"  # key of each text's offset in the joined string
 
 
 def _postings(texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -320,10 +317,11 @@ def _postings(texts: Sequence[str]) -> dict[str, np.ndarray]:
     for i, text in enumerate(texts):
         for word in set(_WORD_CHARS.findall(text.lower())):
             found.setdefault(word, []).append(i)
-    odd = [i for i, text in enumerate(texts) if _ODD_CASE.search(text)]
-    return {w: np.array(rows, np.int64) for w, rows in found.items()} | {
-        _ODD: np.array(odd, np.int64)
-    }
+    postings = {w: np.array(rows, np.int64) for w, rows in found.items()}
+    postings[_ODD] = np.array([i for i, t in enumerate(texts) if _ODD_CASE.search(t)], np.int64)
+    lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
+    postings[_STARTS] = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return postings
 
 
 # The lists searched lately: labelling asks many phrases of some lists (a group's papers, the

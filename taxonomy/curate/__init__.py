@@ -161,6 +161,20 @@ def preset_labels(
     return settled
 
 
+def kept_sources(
+    named_by: dict[str, str], preset: dict[str, str], previous: RunState | None
+) -> dict[str, str]:
+    """Who named each theme, where a theme keeps its name from the last run (`preset`):
+    whoever named it then (labelling cannot tell: the kept name is taken before it names)."""
+    earlier = {record.id: record for record in previous.themes} if previous else {}
+    out = dict(named_by)
+    for node in named_by:
+        record = earlier.get(node)
+        if record and record.named_by and preset.get(node) in (record.auto_label, record.label):
+            out[node] = record.named_by
+    return out
+
+
 def node_records(
     taxonomy: Taxonomy, paper_ids: list[str], embeddings: np.ndarray, auto: dict[str, str]
 ) -> tuple[list[NodeRecord], list[NodeRecord]]:
