@@ -219,8 +219,17 @@ def class_tfidf(counts: sparse.csr_matrix, groups: np.ndarray, n_groups: int) ->
 
 def written_forms(phrase: str, texts: list[str]) -> Counter[str]:
     """How often each written form of `phrase` occurs in `texts` (runs of spaces as one)."""
-    pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
     joined = _joined(texts)
+    found = _occurrences(phrase, joined)
+    if found is not None:  # the matches findall finds: whole, leftmost, not overlapping
+        forms: Counter[str] = Counter()
+        end = -1
+        for start, stop, whole in found:
+            if whole and start >= end:
+                forms[" ".join(joined.text[start:stop].split())] += 1
+                end = stop
+        return forms
+    pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
     return Counter(
         " ".join(m.split())
         for start, end in _segments_with(phrase, joined)
@@ -269,8 +278,9 @@ def _phrase_core(phrase: str) -> str:
 SEPARATOR = "\x00"
 
 
-# Lists shorter than this are scanned whole; longer ones get a word index (built once).
-INDEX_MIN_TEXTS = 200
+# Lists shorter than this are scanned whole (a literal scan of 1,000 abstracts takes ~2 ms);
+# longer ones get a word index (built once, on the second search).
+INDEX_MIN_TEXTS = 1000
 RECENT_LISTS = 4  # of each kind (below)
 # A phrase whose first word is longer is found by a literal substring scan.
 LITERAL_MIN_CHARS = 3
@@ -282,7 +292,10 @@ _ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")  # see re's IGNORECASE docu
 class _Joined:
     texts: Sequence[str]  # held, so an identity match is never a recycled id
     text: str  # the texts joined by SEPARATOR
-    folded: str | None  # text.lower() when that keeps every position (ASCII), else None
+    # text.lower() when IGNORECASE matching of ASCII patterns equals plain matching of the
+    # lower-cased text (no letter of _ODD_CASE: then lower() keeps every position and what
+    # \w and \s match, and maps no other letter to ASCII; tests/test_keyphrases_search.py)
+    folded: str | None
     searches: int = 0
     postings: dict[str, Any] | None = None  # lower-case \w+ word -> texts holding it
 
@@ -341,7 +354,7 @@ def _joined(texts: Sequence[str]) -> _Joined:
                 del _AGAIN[RECENT_LISTS:]
                 return entry
     text = SEPARATOR.join(texts)
-    entry = _Joined(texts, text, text.lower() if text.isascii() else None)
+    entry = _Joined(texts, text, None if _ODD_CASE.search(text) else text.lower())
     _NEW.insert(0, entry)
     del _NEW[RECENT_LISTS:]
     return entry
@@ -355,7 +368,7 @@ def _segments_with(phrase: str, joined: _Joined) -> list[tuple[int, int]]:
         pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
         return [(lo, hi) for lo, hi in candidates if pattern.search(text, lo, hi)]
     first = phrase.split()[0] if phrase.split() else ""
-    if joined.folded is None or len(first) <= LITERAL_MIN_CHARS:
+    if joined.folded is None or len(first) <= LITERAL_MIN_CHARS or not phrase.isascii():
         # (a short first word occurs inside many longer words: checking each costs more)
         pattern = re.compile(rf"\b{_phrase_core(phrase)}\b", re.IGNORECASE)
         return _spans(text, (m.start() for m in pattern.finditer(text)))
@@ -386,18 +399,105 @@ def _spans(text: str, starts: Iterable[int]) -> list[tuple[int, int]]:
     return spans
 
 
+def _is_word(char: str) -> bool:
+    """What re's \\w matches in a str pattern."""
+    return char.isalnum() or char == "_"
+
+
+def _occurrences(phrase: str, joined: _Joined) -> list[tuple[int, int, bool]] | None:
+    """Every (start, end, whole) at which `phrase` ends a word in the joined texts, in order
+    (overlapping ones too); `whole`: a word boundary before it as well. Found by a literal scan
+    of the lower-cased texts (~10x faster than an IGNORECASE pattern opening with \\b); None
+    when they cannot be searched lower-cased or the phrase is not ASCII."""
+    folded = joined.folded
+    if folded is None or not phrase.isascii() or not phrase.split():
+        return None
+    literal = re.compile(rf"{_phrase_core(phrase.lower())}\b")
+    spans = joined.spans(phrase)
+    found: list[tuple[int, int, bool]] = []
+    for lo, hi in [(0, len(folded))] if spans is None else spans:
+        match = literal.search(folded, lo, hi)
+        while match is not None:
+            start = match.start()
+            before = start > 0 and _is_word(folded[start - 1])
+            found.append((start, match.end(), before != _is_word(folded[start])))
+            match = literal.search(folded, start + 1, hi)
+    return found
+
+
+_AFTER = re.compile(r"(\s+|-)([a-z][a-z0-9]*)\b")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ALNUM = frozenset(_LETTERS + "0123456789")
+
+
+def _word_before(folded: str, start: int) -> tuple[int, str] | None:
+    """(its start, 'word' or 'word-') of the word the pattern's optional `({_WORD})(\\s+|-)`
+    takes right before `start`, or None. (Texts are joined by NUL: no walk crosses one.)"""
+    end = start
+    if end and folded[end - 1] == "-":
+        end -= 1
+    else:
+        while end and folded[end - 1].isspace():
+            end -= 1
+        if end == start:
+            return None
+    first = end
+    while first and folded[first - 1] in _ALNUM:
+        first -= 1
+    if first == end or folded[first] not in _LETTERS or (first and _is_word(folded[first - 1])):
+        return None
+    return first, folded[first:end] + ("-" if end < start and folded[end] == "-" else "")
+
+
+def _neighbours_folded(
+    found: list[tuple[int, int, bool]], folded: str
+) -> tuple[int, Counter[str], Counter[str]]:
+    """_neighbours from the phrase's occurrences, taking the matches `finditer` of its
+    pattern takes: from the search position on, the leftmost start, where the optional word
+    before (a match starting at that word) is tried first; after a match, the search goes on
+    from its end (past its word after, when it has one)."""
+    starts: list[tuple[int, int, int, int, str]] = []  # (match start, 0 = with word before..)
+    for start, end, whole in found:
+        if whole:
+            starts.append((start, 1, start, end, ""))
+            word = _word_before(folded, start)
+            if word is not None:
+                starts.append((word[0], 0, start, end, word[1]))
+    starts.sort()
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    total, position = 0, 0
+    for match_start, _, _, end, word in starts:
+        if match_start < position:
+            continue
+        total += 1
+        if word:
+            before[word] += 1
+        following = _AFTER.match(folded, end)
+        if following is not None:
+            after[following.group(2)] += 1
+            end = following.end()
+        position = end
+    return total, before, after
+
+
 def _neighbours(phrase: str, texts: list[str]) -> tuple[int, Counter[str], Counter[str]]:
     """(occurrences, words right before, words right after) of `phrase` in `texts`.
 
-    A word before is recorded as 'word-' when joined by a hyphen ("in-context"). The full
-    pattern (with its optional neighbours, slow to try at every word) runs only on the texts
-    the bare phrase occurs in.
+    A word before is recorded as 'word-' when joined by a hyphen ("in-context"). Where the
+    texts can be searched lower-cased the occurrences come from a literal scan; otherwise the
+    full pattern (with its optional neighbours, slow to try at every word) runs only on the
+    texts the bare phrase occurs in.
     """
+    joined = _joined(texts)
+    found = _occurrences(phrase, joined)
+    if found is not None:
+        assert joined.folded is not None
+        return _neighbours_folded(found, joined.folded)
     core = _phrase_core(phrase)
     pattern = re.compile(
         rf"(?:\b({_WORD})(\s+|-))?\b{core}\b(?:(\s+|-)({_WORD})\b)?", re.IGNORECASE
     )
-    joined = _joined(texts)
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     total = 0

@@ -109,3 +109,50 @@ def test_the_word_index_keeps_what_ignorecase_finds_beyond_lower_casing(monkeypa
         assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
         assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), phrase
     assert _neighbours("kv cache", texts)[0] == 2
+
+
+@pytest.mark.parametrize("odd", ["", "\u017f"])  # searched lower-cased / with IGNORECASE
+def test_random_texts_give_what_text_by_text_search_gives(odd):
+    """Word soup of repeats, hyphens, underscores, digits and non-ASCII letters (final sigma,
+    é): the literal scan of the lower-cased texts takes the matches the pattern takes."""
+    import random
+
+    import taxonomy.keyphrases as kp
+
+    rng = random.Random(7)
+    words = ["model", "Model", "kv", "KV", "cache", "in", "a", "b", "ab", "3d", "x_y", "modèl"]
+    words += ["MODEL", "\u03c2", "\u03a3", "ai", "said", odd]
+    seps = [" ", "  ", "-", " - ", "\n", ", ", ". ", "_", "", "\t", "\u00a0", "é"]
+    phrases = ["model", "kv cache", "cache", "in", "a b", "a a", "ai", "model model", "in-context"]
+    for _ in range(400):
+        texts = [
+            "".join(rng.choice(words) + rng.choice(seps) for _ in range(rng.randint(0, 12)))
+            for _ in range(rng.randint(1, 4))
+        ]
+        kp._NEW.clear()
+        kp._AGAIN.clear()
+        for phrase in phrases:
+            assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), texts
+            assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), texts
+
+
+def test_lower_casing_keeps_positions_and_classes_but_for_the_odd_letters():
+    """Why the lower-cased texts may be searched instead (keyphrases._Joined.folded)."""
+    import unicodedata
+
+    word, space = re.compile(r"\w"), re.compile(r"\s")
+    odd = set()
+    for code in range(0x30000):
+        char = chr(code)
+        if unicodedata.category(char) == "Cs":
+            continue
+        low = char.lower()
+        if (
+            len(low) != 1
+            or bool(word.match(char)) != bool(word.match(low))
+            or bool(space.match(char)) != bool(space.match(low))
+            or (not char.isascii() and low.isascii())
+            or (not char.isascii() and re.match("[a-z]", char, re.IGNORECASE))
+        ):
+            odd.add(char)
+    assert odd == {"\u0130", "\u0131", "\u017f", "\u212a"}
