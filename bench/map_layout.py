@@ -85,7 +85,7 @@ def layout_scores(xy: np.ndarray, topic: np.ndarray, theme: np.ndarray, vectors:
 
 
 def measure(name: str, paths: list[str], cache_dir: Path, layout: str) -> dict:
-    from taxonomy import reduce
+    from taxonomy import lexical, reduce
     from taxonomy.pipeline import run
 
     with tempfile.TemporaryDirectory() as out:
@@ -109,8 +109,8 @@ def measure(name: str, paths: list[str], cache_dir: Path, layout: str) -> dict:
     }
     xy = docs[["x", "y"]].to_numpy(np.float64)
     cfg = result.config
-    lexical = reduce.tfidf_vectors(result.corpus.texts, cfg.embed.tfidf_dims, cfg.seed)
-    vectors = reduce.combine_vectors(result.embeddings, lexical, cfg.embed.tfidf_weight)
+    tfidf = lexical.tfidf_vectors(result.corpus.texts, cfg.embed.tfidf_dims, cfg.seed)
+    vectors = reduce.combine_vectors(result.embeddings, tfidf, cfg.embed.tfidf_weight)
     scores = layout_scores(xy, codes["topic"], codes["theme"], vectors)
     return {
         "corpus": name,

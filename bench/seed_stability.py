@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from taxonomy import cluster, embed, hierarchy, reduce
+from taxonomy import cluster, embed, hierarchy, lexical, reduce
 from taxonomy.config import load_config
 from taxonomy.evaluate.labels import join_labels, load_labels
 from taxonomy.evaluate.metrics import ari, nmi
@@ -56,8 +56,8 @@ def main() -> None:
     corpus = read_corpus([REPO / "data/seeds"])
     texts = corpus.texts
     embeddings, _ = embed.embed_texts(texts, cache_dir=REPO / cfg.cache_dir / "embeddings")
-    lexical = reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
-    vectors = reduce.combine_vectors(embeddings, lexical, cfg.embed.tfidf_weight)
+    tfidf = lexical.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed)
+    vectors = reduce.combine_vectors(embeddings, tfidf, cfg.embed.tfidf_weight)
     gold = gold_labels(corpus)
     rc = cfg.reduce
     options = dict(n_components=rc.n_components, n_neighbors=rc.n_neighbors, min_dist=rc.min_dist)

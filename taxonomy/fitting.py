@@ -393,20 +393,20 @@ class _Embedding:
 
 def _lexical(work: _Work) -> None:
     """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample)."""
-    from taxonomy import placement, reduce
+    from taxonomy import lexical, placement, reduce
     from taxonomy.stage_cache import cached_arrays, code_digest
 
     cfg, texts = work.cfg, work.corpus.texts
     work.sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
     with work.stages("lexical"):
         sample = work.sample
-        lexical = cached_arrays(
+        tfidf = cached_arrays(
             Path(cfg.cache_dir),
             "lexical",
             [code_digest(), work.texts_digest, cfg.embed.tfidf_dims, cfg.seed, sample],
-            lambda: {"tfidf": reduce.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, sample)},
+            lambda: {"tfidf": lexical.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, sample)},
         )["tfidf"]
-        work.vectors = reduce.combine_vectors(work.embeddings, lexical, cfg.embed.tfidf_weight)
+        work.vectors = reduce.combine_vectors(work.embeddings, tfidf, cfg.embed.tfidf_weight)
 
 
 def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:

@@ -13,18 +13,13 @@ still sets most of the layout (docs/MAP.md measures both).
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
-from scipy import sparse
-from sklearn.decomposition import PCA, TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
-from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -52,159 +47,6 @@ class Reduced:
     layout: np.ndarray  # [n, 2] map coordinates, scaled to [0, 1]
     # [k, n, d]: the clustering space again with seeds seed+1..seed+k (for the seed vote)
     extra_spaces: np.ndarray
-
-
-def tfidf_vectors(
-    texts: list[str], dims: int, seed: int, fit_rows: np.ndarray | None = None
-) -> np.ndarray:
-    """Unit-length TF-IDF/SVD (LSA) vectors; they keep rare field terms a sentence model blurs.
-
-    With `fit_rows` (large corpora) the vocabulary and the SVD are fitted on those texts only
-    and the other texts are projected into them, which keeps the SVD's cost fixed. The fit
-    sees at most LEXICAL_FIT_MAX texts (a seeded sample of `fit_rows` or of all); the others
-    are projected in blocks of PROJECT_CHUNK (their sparse matrix is never held whole).
-    """
-    if len(texts) > LEXICAL_FIT_MAX and (fit_rows is None or len(fit_rows) > LEXICAL_FIT_MAX):
-        pool = np.arange(len(texts)) if fit_rows is None else np.asarray(fit_rows)
-        rng = np.random.default_rng(seed)
-        fit_rows = np.sort(rng.choice(pool, size=LEXICAL_FIT_MAX, replace=False))
-    # One BLAS thread: the randomized SVD makes many small calls, and on 2 busy cores a second
-    # thread's synchronisation made it 2-8x slower (461 papers: 16 s vs 2 s; docs/BENCHMARKS.md).
-    with threadpool_limits(limits=1, user_api="blas"):
-        if fit_rows is None:
-            return _fit_tfidf(texts, dims, seed)[0]
-        rest = np.setdiff1d(np.arange(len(texts)), fit_rows, assume_unique=True)
-        fitted, project = _fit_tfidf([texts[i] for i in fit_rows], dims, seed)
-        out = np.zeros((len(texts), fitted.shape[1]), np.float32)
-        out[fit_rows] = fitted
-        for start in range(0, len(rest), PROJECT_CHUNK):
-            block = rest[start : start + PROJECT_CHUNK]
-            out[block] = project([texts[i] for i in block])
-        return out
-
-
-# The TF-IDF vocabulary and SVD are fitted on at most this many texts (LSA of 10,000 abstracts
-# names the same fields; the fit is the costly part of this stage).
-LEXICAL_FIT_MAX = 10_000
-PROJECT_CHUNK = 20_000
-
-
-def _fit_tfidf(texts: list[str], dims: int, seed: int):
-    """(LSA vectors of `texts`, a function projecting other texts into the same space)."""
-    n = len(texts)
-
-    def nothing(other: list[str]) -> np.ndarray:
-        return np.zeros((len(other), 1), np.float32)
-
-    vectorizer = TfidfVectorizer(
-        stop_words="english",
-        sublinear_tf=True,
-        min_df=2 if n >= 50 else 1,
-        max_df=0.5 if n >= 10 else 1.0,  # in a handful of papers every term is "common"
-        ngram_range=(1, 2),
-        max_features=50_000,
-        token_pattern=r"(?u)\b[a-zA-Z][\w\-]+\b",
-    )
-    try:
-        tfidf = vectorizer.fit_transform(texts)
-    except ValueError:  # no usable term at all (stop words only, non-Latin script)
-        return np.zeros((n, 1), np.float32), nothing
-    k = min(dims, tfidf.shape[1] - 1, n - 1)
-    if k < 1:
-        return np.zeros((n, 1), np.float32), nothing
-    svd = TruncatedSVD(n_components=k, random_state=seed, algorithm="randomized")
-    lsa = svd.fit_transform(tfidf)
-
-    fast = _Tfidf(vectorizer)
-
-    def project(other: list[str]) -> np.ndarray:
-        return normalize(svd.transform(fast.transform(other))).astype(np.float32)
-
-    return normalize(lsa).astype(np.float32), project
-
-
-class _Tfidf:
-    """`vectorizer.transform` of a fitted word-n-gram (1, 2) TfidfVectorizer, with arrays.
-
-    sklearn builds every n-gram as a string in Python; here each text is one regex scan, the
-    words of a block of texts are hashed once (pandas.factorize), and bigrams are looked up as
-    pairs of word ids. The same matrix (tests/test_lexical.py), ~N x faster on the projection of
-    large corpora, which is linear in their size.
-    """
-
-    def __init__(self, vectorizer: TfidfVectorizer) -> None:
-        self.vectorizer = vectorizer
-        self.supported = (
-            vectorizer.analyzer == "word"
-            and vectorizer.ngram_range == (1, 2)
-            and vectorizer.lowercase
-            and vectorizer.strip_accents is None
-            and vectorizer.preprocessor is None
-            and vectorizer.tokenizer is None
-        )
-        if not self.supported:
-            return
-        words: dict[str, int] = {}
-        uni: list[tuple[int, int]] = []
-        bi: list[tuple[int, int, int]] = []
-        for term, col in vectorizer.vocabulary_.items():
-            parts = term.split(" ")
-            ids = [words.setdefault(w, len(words)) for w in parts]
-            if len(ids) == 1:
-                uni.append((ids[0], col))
-            else:
-                bi.append((ids[0], ids[1], col))
-        self.words, self.base = words, len(words) + 1
-        self.uni_col = np.full(self.base, -1, np.int64)
-        for w, col in uni:
-            self.uni_col[w] = col
-        pairs = np.array(bi, np.int64).reshape(-1, 3)
-        keys = pairs[:, 0] * self.base + pairs[:, 1]
-        order = np.argsort(keys)
-        self.bi_keys, self.bi_cols = keys[order], pairs[order, 2]
-        self.stop = frozenset(vectorizer.get_stop_words() or ())
-        self.pattern = re.compile(vectorizer.token_pattern)
-
-    def counts(self, texts: list[str]) -> sparse.csr_matrix:
-        pieces: list[str] = []
-        ends = np.zeros(len(texts), np.int64)
-        for d, text in enumerate(texts):
-            pieces.extend(self.pattern.findall(text.lower()))
-            ends[d] = len(pieces)
-        n_cols = len(self.vectorizer.vocabulary_)
-        if not pieces:
-            return sparse.csr_matrix((len(texts), n_cols), dtype=np.float64)
-        codes, uniques = pd.factorize(np.array(pieces, dtype=object), sort=False)
-        unique_ids = np.array(
-            [-2 if w in self.stop else self.words.get(w, -1) for w in uniques.tolist()], np.int64
-        )
-        ids = unique_ids[codes]
-        doc = np.repeat(np.arange(len(texts)), np.diff(ends, prepend=0))
-        kept = ids != -2  # stop words are removed before n-grams are formed
-        ids, doc = ids[kept], doc[kept]
-        known = ids >= 0
-        uni = np.where(known, self.uni_col[np.maximum(ids, 0)], -1)
-        rows, cols = [doc[uni >= 0]], [uni[uni >= 0]]
-        pair = (doc[:-1] == doc[1:]) & known[:-1] & known[1:]
-        at = np.flatnonzero(pair)
-        if len(at) and len(self.bi_keys):
-            keys = ids[at] * self.base + ids[at + 1]
-            pos = np.minimum(np.searchsorted(self.bi_keys, keys), len(self.bi_keys) - 1)
-            hit = self.bi_keys[pos] == keys
-            rows.append(doc[at[hit]])
-            cols.append(self.bi_cols[pos[hit]])
-        row, col = np.concatenate(rows), np.concatenate(cols)
-        counts = sparse.csr_matrix(
-            (np.ones(len(row), np.float64), (row, col)), shape=(len(texts), n_cols)
-        )
-        counts.sum_duplicates()
-        counts.sort_indices()
-        return counts
-
-    def transform(self, texts: list[str]) -> sparse.csr_matrix:
-        if not self.supported:
-            return self.vectorizer.transform(texts)
-        return self.vectorizer._tfidf.transform(self.counts(texts), copy=False)
 
 
 def combine_vectors(

@@ -14,8 +14,8 @@ from sklearn.cluster import KMeans
 
 from taxonomy.ingest import read_corpus
 from taxonomy.label import label_taxonomy
+from taxonomy.lexical import tfidf_vectors
 from taxonomy.naming import GENERIC_LABELS, is_generic, label_problems
-from taxonomy.reduce import tfidf_vectors
 from taxonomy.tree import THEME, TOPIC, Taxonomy, group_centroids
 from tests.generic_words import GENERIC_WORDS
 

@@ -76,7 +76,7 @@ def test_exact_knn_matches_a_full_sort_with_self_first():
 
 
 def test_lexical_vectors_fitted_on_a_sample_project_the_rest():
-    from taxonomy.reduce import tfidf_vectors
+    from taxonomy.lexical import tfidf_vectors
 
     words = "graph neural vision speech audio robot policy token cache quantum".split()
     rng = np.random.default_rng(0)
