@@ -421,11 +421,15 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     work.fit_vectors = fit_vectors  # the same array for the layout (its k-NN graph is reused)
     n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
     with work.stages("reduce"):
-        options = dict(cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs)
+        islands = cfg.output.layout != "umap"
+        options = dict(
+            cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs, layout_starts_islands=islands
+        )
+        key = [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs]
         reduced = cached_arrays(
             Path(cfg.cache_dir),
             "reduce",
-            [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs],
+            [*key, islands],
             lambda: vars(
                 reduce.reduce_vectors(fit_vectors, **options, make_umap=backend.make_umap)
             ),

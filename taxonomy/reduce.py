@@ -44,7 +44,7 @@ LARGE_FIT_EPOCHS = 100
 @dataclass
 class Reduced:
     cluster_space: np.ndarray  # [n, d] what the clusterer sees
-    layout: np.ndarray  # [n, 2] map coordinates, scaled to [0, 1]
+    layout: np.ndarray  # [n, 2] plain map coordinates (or the islands' start), in [0, 1]
     # [k, n, d]: the clustering space again with seeds seed+1..seed+k (for the seed vote)
     extra_spaces: np.ndarray
 
@@ -254,9 +254,16 @@ def reduce_vectors(
     seed: int = 42,
     n_spaces: int = 1,
     make_umap: UmapFactory | None = None,
+    layout_starts_islands: bool = False,
 ) -> Reduced:
     """UMAP clustering space and 2-D map layout, plus `n_spaces - 1` further clustering spaces
-    fitted with seeds seed+1, ... on the same k-NN graph (for the seed vote)."""
+    fitted with seeds seed+1, ... on the same k-NN graph (for the seed vote).
+
+    `layout_starts_islands`: the layout is only where the island layout starts. Above
+    LARGE_FIT it is then the clustering space's first two principal axes, where the 2-D fit
+    would start, without that fit: the island layout from there puts 95.4 % of a paper's 10
+    map neighbours in its topic, from the fitted layout 95.3 % (20,000 stand-in papers; one
+    100-epoch fit, ~4 s, fewer)."""
     n = len(vectors)
     if n < MIN_PAPERS_FOR_UMAP:  # PCA does not depend on the seed: no further spaces
         space = _pca(vectors, n_components, seed)
@@ -285,7 +292,7 @@ def reduce_vectors(
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         space = fit(n_components, min_dist, seed).astype(np.float32)
         start = PCA(n_components=2, random_state=seed).fit_transform(space) if tune else None
-        xy = fit(2, map_min_dist, seed, init=start)
+        xy = start if layout_starts_islands and tune else fit(2, map_min_dist, seed, init=start)
         extra = [
             fit(n_components, min_dist, seed + i).astype(np.float32) for i in range(1, n_spaces)
         ]
