@@ -341,18 +341,18 @@ def test_report_renders_offline(browser, tmp_path, case):
 
 
 def test_time_step_follows_the_number_of_dated_papers():
-    from taxonomy.export.report import _period_of
+    from taxonomy.export.report.over_time import time_step
 
     months = ["2023-01", "2023-02", "2023-03", "2023-04"]
-    assert _period_of(months, 40)[0] == "month"
-    step, period = _period_of(months, 16)
+    assert time_step(months, 40)[0] == "month"
+    step, period = time_step(months, 16)
     assert step == "quarter" and period == {
         "2023-01": "2023 Q1",
         "2023-02": "2023 Q1",
         "2023-03": "2023 Q1",
         "2023-04": "2023 Q2",
     }
-    assert _period_of(months, 15)[0] == "year"
+    assert time_step(months, 15)[0] == "year"
     corpus, themes = hand_corpus()  # 8 dated papers in topics over 4 months: one bar per year
     assert "Papers per year by theme" in report_html(corpus, themes, title="t")
     corpus, themes, _ = synthetic(1500, n_themes=3, topics_per_theme=2, years=3)
