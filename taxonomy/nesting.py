@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from taxonomy.placement import assign_to_centroids
+from taxonomy.reduce import exact_knn
 from taxonomy.tree import group_centroids
 
 # Nearest neighbours per paper: the topic graph's links (hierarchy) and a stray paper's voters.
@@ -126,7 +126,7 @@ def _place_strays(
     neighbours: dict[int, np.ndarray] = {}
     if len(voters):  # (with a sample, every stray may lie outside it)
         k = min(NEIGHBOURS + 1, len(unit))
-        found = NearestNeighbors(n_neighbors=k).fit(unit).kneighbors(unit[position[voters]])[1]
+        found = exact_knn(unit, k, rows=position[voters])[0]
         neighbours = dict(zip(voters.tolist(), index[found], strict=True))
     unplaced = []
     for i in strays:

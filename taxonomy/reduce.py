@@ -59,8 +59,11 @@ def combine_vectors(
     return normalize(np.hstack(parts)).astype(np.float32)
 
 
-def exact_knn(vectors: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def exact_knn(
+    vectors: np.ndarray, k: int, chunk: int = 1024, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(indices, cosine distances) of each row's k nearest rows, itself first; ties by index.
+    `rows`: only those rows' neighbours (among all rows), in that order.
 
     Brute force in blocks of `chunk` rows (memory: chunk x n floats). Up to EXACT_KNN_MAX rows
     this beats pynndescent here: its numba code is compiled afresh in every process (50-110 s
@@ -69,15 +72,16 @@ def exact_knn(vectors: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarra
     the multiplications: the cost of this step at 20k papers).
     """
     unit = normalize(np.asarray(vectors, np.float32))
-    n = len(unit)
-    if n >= SYMMETRIC_KNN_MIN and k < chunk:
+    if rows is None and len(unit) >= SYMMETRIC_KNN_MIN and k < chunk:
         return _symmetric_knn(unit, k, chunk)
+    queries = np.arange(len(unit)) if rows is None else np.asarray(rows, np.int64)
+    n = len(queries)
     indices = np.empty((n, k), np.int64)
     distances = np.empty((n, k), np.float32)
     for start in range(0, n, chunk):
-        sims = unit[start : start + chunk] @ unit.T
-        rows = np.arange(len(sims))
-        sims[rows, start + rows] = np.inf  # a point is its own nearest neighbour
+        block = queries[start : start + chunk]
+        sims = unit[block] @ unit.T
+        sims[np.arange(len(block)), block] = np.inf  # a point is its own nearest neighbour
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.lexsort((top, -top_sims), axis=1)
