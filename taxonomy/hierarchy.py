@@ -30,11 +30,11 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics import adjusted_rand_score
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from taxonomy.cluster import auto_min_size
 from taxonomy.nesting import NEIGHBOURS, nest_topics, refine_themes
+from taxonomy.reduce import exact_knn
 from taxonomy.tree import Taxonomy, group_centroids
 
 # Papers used to build the topic graph: a seeded sample keeps the cost flat on large corpora.
@@ -100,9 +100,7 @@ def _neighbour_graph(papers: np.ndarray, topic_of: np.ndarray, n_topics: int) ->
     if len(papers) < 3:
         return graph
     k = min(NEIGHBOURS, len(papers) - 1)
-    unit = normalize(papers)
-    index = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(unit)
-    neighbours = index.kneighbors(unit, return_distance=False)[:, 1:]
+    neighbours = exact_knn(papers, k + 1)[0][:, 1:]
     np.add.at(graph, (np.repeat(topic_of, k), topic_of[neighbours.ravel()]), 1.0)
     graph = graph + graph.T
     np.fill_diagonal(graph, 0.0)
