@@ -285,7 +285,8 @@ RECENT_LISTS = 4  # of each kind (below)
 # A phrase whose first word is longer is found by a literal substring scan.
 LITERAL_MIN_CHARS = 3
 _WORD_CHARS = re.compile(r"\w+")
-_ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")  # see re's IGNORECASE documentation
+ODD_LETTERS = "\u0130\u0131\u017f\u212a"  # see re's IGNORECASE documentation
+_ODD_CASE = re.compile(f"[{ODD_LETTERS}]")
 
 
 @dataclass
@@ -354,7 +355,8 @@ def _joined(texts: Sequence[str]) -> _Joined:
                 del _AGAIN[RECENT_LISTS:]
                 return entry
     text = SEPARATOR.join(texts)
-    entry = _Joined(texts, text, None if _ODD_CASE.search(text) else text.lower())
+    odd = any(letter in text for letter in ODD_LETTERS)  # (4 substring scans: fast)
+    entry = _Joined(texts, text, None if odd else text.lower())
     _NEW.insert(0, entry)
     del _NEW[RECENT_LISTS:]
     return entry

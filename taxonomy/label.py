@@ -242,16 +242,17 @@ def label_groups(
         ranked, keywords = _rank_group(
             cands[g], scores[g], shares[g], generic, vocab, centroid, phrase_vecs, n_keywords
         )
-        group_texts = [texts[i] for i in members[g]]
+        # one list object: the phrase search joins each list it is given once
+        head = [texts[i] for i in members[g][:200]]
         best_share = max((shares[g][vocab_index[p]] for p in ranked[:1]), default=0.0)
         if fallback_labels is not None and best_share < min_label_share:
             ranked = [fallback_labels[g], *ranked]
-        label = _unique_label(ranked, keywords, group_texts, taken, g, written)
+        label = _unique_label(ranked, keywords, head, taken, g, written)
         taken.add(label.lower())
         typical = members[g][np.argsort(-(unit[members[g]] @ centers[g]), kind="stable")]
         results[g] = GroupLabel(
             label=label,
-            keywords=[surface_form(k, group_texts[:200]) for k in keywords],
+            keywords=[surface_form(k, head) for k in keywords],
             representatives=[int(i) for i in typical[:n_representatives]],
             terms=sorted(set(keywords) | set(ranked[:3])),
         )
@@ -261,12 +262,13 @@ def label_groups(
 def _unique_label(
     ranked: list[str],
     keywords: list[str],
-    texts: list[str],
+    sample: list[str],
     taken: set[str],
     g: int,
     written: list[str] | None = None,
 ) -> str:
-    sample = texts[:200]
+    """The first free, specific phrase of `ranked` as written (in `written`, else in `sample`,
+    the group's first 200 papers)."""
     forms: list[str] = []  # one by one: usually the first is free (75k: 1000s of calls)
     for phrase in ranked[:N_CANDIDATES]:  # lazily: completing a phrase scans the texts
         complete = complete_phrase(phrase, sample)
