@@ -169,6 +169,7 @@ class _Work:
     embeddings: Any = None
     vectors: Any = None
     fit_vectors: Any = None  # the vectors of the fitted papers (all, or the sample's)
+    knn: tuple | None = None  # their k-NN graph (indices, distances) from the reduce stage
     sample: np.ndarray | None = None
     newly: int = 0
     seed_outcomes: list = field(default_factory=list)
@@ -192,7 +193,13 @@ def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
     topic_of, names = _seed_themes(work, topics.topic_of, topics.min_size, {}, compact=True)
     with work.stages("hierarchy"):
         fitted = hierarchy.fit_themes(
-            topic_of, work.vectors, work.cfg.hierarchy, work.cfg.seed, names, sample=work.sample
+            topic_of,
+            work.vectors,
+            work.cfg.hierarchy,
+            work.cfg.seed,
+            names,
+            sample=work.sample,
+            neighbours=work.knn[0] if work.knn else None,
         )
     layout = _place_on_map(work, backend, fitted.topic_of, plain)
     reason = "first run in this folder" if work.previous is None else "refit"
@@ -412,7 +419,7 @@ def _lexical(work: _Work) -> None:
 def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     """(TopicFit for every paper, plain 2-D layout of the fitted papers): reduce and cluster
     the fitted papers; the rest of a large corpus joins the nearest topic centroid."""
-    from taxonomy import cluster, placement, reduce
+    from taxonomy import cluster, nesting, placement, reduce
     from taxonomy.stage_cache import cached_arrays
 
     _lexical(work)
@@ -423,17 +430,22 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     with work.stages("reduce"):
         islands = cfg.output.layout != "umap"
         options = dict(
-            cfg.reduce.model_dump(), seed=cfg.seed, n_spaces=n_runs, layout_starts_islands=islands
+            cfg.reduce.model_dump(),
+            seed=cfg.seed,
+            n_spaces=n_runs,
+            layout_starts_islands=islands,
+            spare_neighbours=nesting.NEIGHBOURS,
         )
         key = [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs]
         reduced = cached_arrays(
             Path(cfg.cache_dir),
             "reduce",
-            [*key, islands],
+            [*key, islands, "knn", nesting.NEIGHBOURS],
             lambda: vars(
                 reduce.reduce_vectors(fit_vectors, **options, make_umap=backend.make_umap)
             ),
         )
+    work.knn = (reduced["knn_indices"], reduced["knn_distances"])
     with work.stages("cluster"):
         spaces = [reduced["cluster_space"], *reduced["extra_spaces"]]
         topics = cluster.fit_topics(spaces, fit_vectors, cfg.cluster, backend.make_clusterer)
@@ -456,7 +468,7 @@ def _place_on_map(work: _Work, backend: Any, topic_of: np.ndarray, plain: np.nda
     sample, fit_vectors = work.sample, work.fit_vectors
     fit_topics = topic_of if sample is None else topic_of[sample]
     with work.stages("layout"):
-        fit_layout = _map_layout(fit_vectors, fit_topics, plain, work.cfg, backend)
+        fit_layout = _map_layout(fit_vectors, fit_topics, plain, work.cfg, backend, work.knn)
     if sample is None:
         return fit_layout
     with work.stages("place"):
@@ -464,7 +476,12 @@ def _place_on_map(work: _Work, backend: Any, topic_of: np.ndarray, plain: np.nda
 
 
 def _map_layout(
-    vectors: np.ndarray, topic_of: np.ndarray, plain: np.ndarray, cfg: Config, backend: Any
+    vectors: np.ndarray,
+    topic_of: np.ndarray,
+    plain: np.ndarray,
+    cfg: Config,
+    backend: Any,
+    knn: tuple | None = None,
 ) -> np.ndarray:
     """The map layout `output.layout` asks for: the topics as islands (cached like reduce), or
     the plain 2-D UMAP `reduce` made."""
@@ -485,7 +502,7 @@ def _map_layout(
         [vectors, topic_of, plain, options, backend.reducer_name],
         lambda: {
             "layout": reduce.island_layout(
-                vectors, topic_of, init=plain, **options, make_umap=backend.make_umap
+                vectors, topic_of, init=plain, **options, make_umap=backend.make_umap, knn=knn
             )
         },
     )["layout"]

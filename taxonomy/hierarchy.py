@@ -288,6 +288,7 @@ def fit_themes(
     seed: int,
     topic_names: Mapping[int, str] | None = None,
     sample: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
 ) -> Taxonomy:
     """The fitted two-level taxonomy: topics as clustered, grouped into themes under the
     `hierarchy` settings. Ids are positional until the curate stage matches them to the
@@ -295,7 +296,8 @@ def fit_themes(
 
     The themes (group_topics) are then refined on the papers (refine_themes) and the topics
     nested in them (nest_topics): topics that straddle two themes are split between them.
-    `sample`: a large corpus's fitted papers, on which the refinement is fitted."""
+    `sample`: a large corpus's fitted papers, on which the refinement is fitted; `neighbours`:
+    their k-NN graph if the reduce stage has it (nest_topics)."""
     n_topics = int(topic_of.max()) + 1
     centroids = group_centroids(vectors, topic_of, n_topics)
     sizes = np.bincount(topic_of[topic_of >= 0], minlength=n_topics)
@@ -314,6 +316,7 @@ def fit_themes(
                 auto_min_size(int(sizes.sum())),
                 frozenset(topic_names or {}),
                 sample,
+                neighbours,
             )
             counts = np.bincount(topic_of[topic_of >= 0], minlength=len(owner))
             theme_of_topic = _largest_first(owner, counts)

@@ -66,13 +66,15 @@ def nest_topics(
     min_size: int,
     fixed: frozenset[int] = frozenset(),
     sample: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(topic per paper, theme per topic) with every topic inside one theme.
 
     A topic keeps its id and its papers in the theme most of them joined (refine_themes); its
     papers in another theme form a new topic there when they number `min_size` or more, and
     otherwise move to a topic of their own theme (_place_strays). Topics in `fixed` (seed
-    themes) are kept whole under their majority theme and receive no papers.
+    themes) are kept whole under their majority theme and receive no papers. `neighbours`: the
+    fitted papers' k-NN graph (indices into `sample` or all, itself first), when searched.
     """
     topic_of = topic_of.copy()
     n_topics = int(topic_of.max()) + 1
@@ -97,7 +99,9 @@ def nest_topics(
     owner_arr = np.array(owner, dtype=np.int64)
     if strays:
         strays_all = np.concatenate(strays)
-        _place_strays(papers, topic_of, paper_theme, owner_arr, strays_all, fixed, sample)
+        _place_strays(
+            papers, topic_of, paper_theme, owner_arr, strays_all, fixed, sample, neighbours
+        )
     return topic_of, owner_arr
 
 
@@ -109,6 +113,7 @@ def _place_strays(
     strays: np.ndarray,
     fixed: frozenset[int],
     sample: np.ndarray | None = None,
+    graph: np.ndarray | None = None,
 ) -> None:
     """Move each stray paper (in place) to the topic of its theme that most of its NEIGHBOURS
     nearest settled papers of that theme are in; without such neighbours, to the topic of its
@@ -126,7 +131,15 @@ def _place_strays(
     neighbours: dict[int, np.ndarray] = {}
     if len(voters):  # (with a sample, every stray may lie outside it)
         k = min(NEIGHBOURS + 1, len(unit))
-        found = exact_knn(unit, k, rows=position[voters])[0]
+        if (
+            graph is not None
+            and graph.ndim == 2
+            and len(graph) == len(unit)
+            and graph.shape[1] >= k
+        ):
+            found = graph[position[voters], :k]  # the reduce stage's (exact) graph
+        else:
+            found = exact_knn(unit, k, rows=position[voters])[0]
         neighbours = dict(zip(voters.tolist(), index[found], strict=True))
     unplaced = []
     for i in strays:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,6 +47,10 @@ class Reduced:
     layout: np.ndarray  # [n, 2] plain map coordinates (or the islands' start), in [0, 1]
     # [k, n, d]: the clustering space again with seeds seed+1..seed+k (for the seed vote)
     extra_spaces: np.ndarray
+    # [n, k] the k-NN graph the fits shared (indices, itself first; cosine distances); [0, 0]
+    # where none was searched. The island layout and the theme nesting's vote reuse it.
+    knn_indices: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    knn_distances: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
 def combine_vectors(
@@ -80,7 +84,8 @@ def exact_knn(
     distances = np.empty((n, k), np.float32)
     for start in range(0, n, chunk):
         block = queries[start : start + chunk]
-        sims = unit[block] @ unit.T
+        # (a slice when it can be: a copied block can change BLAS's last bits, and the graph's)
+        sims = (unit[start : start + chunk] if rows is None else unit[block]) @ unit.T
         sims[np.arange(len(block)), block] = np.inf  # a point is its own nearest neighbour
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1)
@@ -227,25 +232,21 @@ class CpuUmap:
 
 
 def knn_graph(vectors: np.ndarray, n_neighbors: int, seed: int) -> tuple:
-    """The k-NN graph every UMAP fit of a run shares: exact up to EXACT_KNN_MAX rows.
-
-    The last graph is kept with the array it was computed from, so the island layout reuses
-    the one `reduce_vectors` computed for the same vectors (5 s at 20,000 papers)."""
-    if _LAST_KNN and _LAST_KNN[0] is vectors and _LAST_KNN[1] == (n_neighbors, seed):
-        return _LAST_KNN[2]
+    """The k-NN graph every UMAP fit of a run shares: exact up to EXACT_KNN_MAX rows."""
     if len(vectors) <= EXACT_KNN_MAX:
-        graph = exact_knn(vectors, n_neighbors)
-    else:
-        from umap.umap_ import nearest_neighbors
+        return exact_knn(vectors, n_neighbors)
+    from umap.umap_ import nearest_neighbors
 
-        graph = nearest_neighbors(
-            vectors, n_neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
-        )
-    _LAST_KNN[:] = [vectors, (n_neighbors, seed), graph]
-    return graph
+    return nearest_neighbors(
+        vectors, n_neighbors, "cosine", {}, False, np.random.RandomState(seed), low_memory=True
+    )[:2]
 
 
-_LAST_KNN: list[Any] = []
+def first_neighbours(indices: np.ndarray, distances: np.ndarray, k: int) -> tuple | None:
+    """The graph's first `k` columns (an exact graph's k-NN graph), or None if it is narrower."""
+    if indices.ndim != 2 or indices.shape[1] < k:
+        return None
+    return np.ascontiguousarray(indices[:, :k]), np.ascontiguousarray(distances[:, :k])
 
 
 def reduce_vectors(
@@ -259,6 +260,7 @@ def reduce_vectors(
     n_spaces: int = 1,
     make_umap: UmapFactory | None = None,
     layout_starts_islands: bool = False,
+    spare_neighbours: int = 0,
 ) -> Reduced:
     """UMAP clustering space and 2-D map layout, plus `n_spaces - 1` further clustering spaces
     fitted with seeds seed+1, ... on the same k-NN graph (for the seed vote).
@@ -267,7 +269,11 @@ def reduce_vectors(
     LARGE_FIT it is then the clustering space's first two principal axes, where the 2-D fit
     would start, without that fit: the island layout from there puts 95.4 % of a paper's 10
     map neighbours in its topic, from the fitted layout 95.3 % (20,000 stand-in papers; one
-    100-epoch fit, ~4 s, fewer)."""
+    100-epoch fit, ~4 s, fewer).
+
+    `spare_neighbours`: an exact graph is searched at least this many neighbours (besides each
+    paper itself) wide, for a later use of it (the theme nesting's vote); the fits see its
+    first `n_neighbors` columns, the very graph they would get otherwise."""
     n = len(vectors)
     if n < MIN_PAPERS_FOR_UMAP:  # PCA does not depend on the seed: no further spaces
         space = _pca(vectors, n_components, seed)
@@ -276,7 +282,13 @@ def reduce_vectors(
     make_umap = make_umap or CpuUmap()
     neighbors = min(n_neighbors, n - 1)
     # One k-NN search shared by every fit: it is the costly part on large corpora.
-    knn = knn_graph(vectors, neighbors, seed) if make_umap.wants_knn else None
+    graph = None
+    if make_umap.wants_knn:
+        exact = n <= EXACT_KNN_MAX
+        graph = knn_graph(
+            vectors, max(neighbors, spare_neighbours + 1) if exact else neighbors, seed
+        )
+    knn = None if graph is None else first_neighbours(*graph, neighbors)
 
     tune = n > LARGE_FIT and getattr(make_umap, "tunable", False)
 
@@ -300,7 +312,10 @@ def reduce_vectors(
         extra = [
             fit(n_components, min_dist, seed + i).astype(np.float32) for i in range(1, n_spaces)
         ]
-    return Reduced(space, _scale01(xy), np.stack(extra) if extra else _no_spaces(space))
+    spaces = np.stack(extra) if extra else _no_spaces(space)
+    if graph is None:
+        return Reduced(space, _scale01(xy), spaces)
+    return Reduced(space, _scale01(xy), spaces, np.asarray(graph[0]), np.asarray(graph[1]))
 
 
 def _no_spaces(space: np.ndarray) -> np.ndarray:
@@ -317,6 +332,7 @@ def island_layout(
     seed: int = 42,
     target_weight: float = ISLAND_TARGET_WEIGHT,
     make_umap: UmapFactory | None = None,
+    knn: tuple | None = None,
 ) -> np.ndarray:
     """[n, 2] map positions in [0, 1] where each topic is an island: a 2-D UMAP of `vectors`
     with `topic_of` (-1: unassigned, left unlabelled) as a categorical partial target.
@@ -325,7 +341,8 @@ def island_layout(
     `target_weight`), so papers of one topic are pulled together; starting from `init` (the
     plain UMAP layout of the same vectors) keeps its global arrangement, so neighbouring
     topics and themes stay where the vectors put them. Corpora too small for UMAP, or without
-    any topic, keep `init` (or get a PCA layout).
+    any topic, keep `init` (or get a PCA layout). `knn`: the vectors' k-NN graph, when
+    `reduce_vectors` has searched it already (its `knn_indices`/`knn_distances`).
     """
     n = len(vectors)
     labels = np.asarray(topic_of, np.int64)
@@ -335,7 +352,10 @@ def island_layout(
         return _scale01(init) if init is not None else _scale01(_pca(vectors, 2, seed))
     make_umap = make_umap or CpuUmap()
     neighbors = min(n_neighbors, n - 1)
-    knn = knn_graph(vectors, neighbors, seed) if make_umap.wants_knn else None
+    if knn is not None:
+        knn = first_neighbours(*knn, neighbors)
+    if knn is None and make_umap.wants_knn:
+        knn = knn_graph(vectors, neighbors, seed)
     model = make_umap(
         n_components=2, n_neighbors=neighbors, min_dist=min_dist, random_state=seed, knn=knn
     )

@@ -51,3 +51,21 @@ def test_a_sample_refines_and_nests_like_the_whole_on_separate_fields():
     outside = np.setdiff1d(np.arange(80), np.arange(40, 52))
     nested, _ = nesting.nest_topics(vectors, topic_of, paper_theme, 20, sample=outside)
     assert np.array_equal(nested, whole)
+
+
+def test_the_reduce_stages_graph_votes_as_a_search_of_its_own():
+    from taxonomy.reduce import exact_knn
+
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
+    vectors = np.vstack([a + 0.2 * rng.normal(size=(40, 16)), b + 0.2 * rng.normal(size=(40, 16))])
+    topic_of = np.array([0] * 20 + [1] * 20 + [0] * 12 + [2] * 28)
+    paper_theme = nesting.refine_themes(vectors, topic_of, np.array([0, 0, 1]))
+    searched, _ = nesting.nest_topics(vectors, topic_of, paper_theme, 20)
+    graph = exact_knn(vectors, nesting.NEIGHBOURS + 1)[0]
+    given, _ = nesting.nest_topics(vectors, topic_of, paper_theme, 20, neighbours=graph)
+    assert np.array_equal(given, searched)
+    narrow = exact_knn(vectors, 5)[0]  # too narrow for the vote: searched again
+    assert np.array_equal(
+        nesting.nest_topics(vectors, topic_of, paper_theme, 20, neighbours=narrow)[0], searched
+    )

@@ -45,3 +45,26 @@ def test_large_fit_path(monkeypatch):
     out = reduce.reduce_vectors(vectors.astype(np.float32), n_components=4, seed=1)
     assert out.cluster_space.shape == (120, 4) and out.layout.shape == (120, 2)
     assert np.isfinite(out.layout).all() and out.layout.min() >= 0 and out.layout.max() <= 1
+
+
+def test_chosen_rows_and_a_wider_graph_give_the_same_neighbours():
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((200, 16)).astype(np.float32)
+    whole = reduce.exact_knn(vectors, 8)
+    rows = np.array([7, 3, 150, 3])
+    chosen = reduce.exact_knn(vectors, 8, rows=rows)
+    assert np.array_equal(chosen[0], whole[0][rows])
+    assert np.allclose(chosen[1], whole[1][rows], atol=1e-6)
+    wide = reduce.exact_knn(vectors, 12)
+    assert np.array_equal(reduce.first_neighbours(*wide, 8)[0], whole[0])
+    assert reduce.first_neighbours(*whole, 9) is None  # too narrow: the caller searches
+
+
+def test_the_fits_see_the_graph_they_would_without_spare_neighbours():
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((120, 16)).astype(np.float32)
+    plain = reduce.reduce_vectors(vectors, n_neighbors=10, n_components=3)
+    spare = reduce.reduce_vectors(vectors, n_neighbors=10, n_components=3, spare_neighbours=15)
+    assert spare.knn_indices.shape == (120, 16) and plain.knn_indices.shape == (120, 10)
+    assert np.array_equal(plain.cluster_space, spare.cluster_space)
+    assert np.array_equal(plain.layout, spare.layout)
