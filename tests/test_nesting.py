@@ -7,12 +7,17 @@ import numpy as np
 from taxonomy import nesting
 
 
-def test_a_topic_straddling_two_themes_is_split_between_them():
-    # Two fields; topic 0 holds 20 papers of field A and 12 of field B.
+def two_fields() -> tuple[np.ndarray, np.ndarray]:
+    """Papers of two fields; topic 0 holds 20 papers of field A and 12 of field B."""
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
     vectors = np.vstack([a + 0.2 * rng.normal(size=(40, 16)), b + 0.2 * rng.normal(size=(40, 16))])
-    topic_of = np.array([0] * 20 + [1] * 20 + [0] * 12 + [2] * 28)
+    return vectors, np.array([0] * 20 + [1] * 20 + [0] * 12 + [2] * 28)
+
+
+def test_a_topic_straddling_two_themes_is_split_between_them():
+    # Two fields; topic 0 holds 20 papers of field A and 12 of field B.
+    vectors, topic_of = two_fields()
     paper_theme = nesting.refine_themes(vectors, topic_of, np.array([0, 0, 1]))
     assert list(paper_theme) == [0] * 40 + [1] * 40
     nested, owner = nesting.nest_topics(vectors, topic_of, paper_theme, min_size=10)
@@ -35,10 +40,7 @@ def test_refinement_keeps_the_grouping_when_a_theme_has_no_papers():
 
 def test_a_sample_refines_and_nests_like_the_whole_on_separate_fields():
     # The same two fields as above; the refinement fitted on every other paper.
-    rng = np.random.default_rng(2)
-    a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
-    vectors = np.vstack([a + 0.2 * rng.normal(size=(40, 16)), b + 0.2 * rng.normal(size=(40, 16))])
-    topic_of = np.array([0] * 20 + [1] * 20 + [0] * 12 + [2] * 28)
+    vectors, topic_of = two_fields()
     sample = np.arange(0, 80, 2)
     paper_theme = nesting.refine_themes(vectors, topic_of, np.array([0, 0, 1]), sample)
     assert list(paper_theme) == [0] * 40 + [1] * 40
@@ -56,10 +58,7 @@ def test_a_sample_refines_and_nests_like_the_whole_on_separate_fields():
 def test_the_reduce_stages_graph_votes_as_a_search_of_its_own():
     from taxonomy.reduce import exact_knn
 
-    rng = np.random.default_rng(2)
-    a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
-    vectors = np.vstack([a + 0.2 * rng.normal(size=(40, 16)), b + 0.2 * rng.normal(size=(40, 16))])
-    topic_of = np.array([0] * 20 + [1] * 20 + [0] * 12 + [2] * 28)
+    vectors, topic_of = two_fields()
     paper_theme = nesting.refine_themes(vectors, topic_of, np.array([0, 0, 1]))
     searched, _ = nesting.nest_topics(vectors, topic_of, paper_theme, 20)
     graph = exact_knn(vectors, nesting.NEIGHBOURS + 1)[0]
