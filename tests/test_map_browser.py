@@ -15,7 +15,7 @@ import pytest
 
 from taxonomy.export import html_map
 from taxonomy.export.html_map import render_map_html, write_map_html
-from tests.helpers.map_data import XSS_IMG, XSS_SCRIPT, synthetic_map
+from tests.helpers.map_data import XSS_IMG, XSS_SCRIPT, data_blob, synthetic_map
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -367,6 +367,42 @@ def test_every_major_theme_label_is_visible_at_the_default_view(browser, tmp_pat
         ctx.close()
 
 
+# Pixels from each placed theme label's box to the nearest drawn paper of its theme.
+THEME_LABEL_GAPS = """({ids, th, names}) => {
+  const m = window.taxonomyMap, xy = ids.map((id) => m.pointToScreen(id)), out = {};
+  for (const b of m.labelBoxes().filter((b) => b.kind === 'theme')) {
+    const t = names.indexOf(b.name);
+    out[b.name] = Math.min(...xy.filter((p, i) => th[i] === t).map((p) => Math.hypot(
+      Math.max(0, b.x - p.x, p.x - b.x - b.w), Math.max(0, b.y - p.y, p.y - b.y - b.h))));
+  }
+  return out;
+}"""
+
+
+def theme_label_gaps(pg, path: Path) -> dict[str, float]:
+    data = json.loads(data_blob(path.read_text(encoding="utf-8")))
+    names = [t[0] for t in data["themes"]]
+    return pg.evaluate(THEME_LABEL_GAPS, {"ids": data["id"], "th": data["th"], "names": names})
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [(1400, 880), (1100, 720)])
+def test_theme_labels_sit_on_their_own_papers(browser, tmp_path, viewport):
+    """A theme label that a larger one pushes aside stays on its theme's papers: steps of half
+    a wide label's width used to put it on another theme's island (the seeds' "Mathematical
+    reasoning" beside Multilingual NLP)."""
+    points, themes, topics = crowded_map()
+    path = tmp_path / "crowded.html"
+    write_map_html(path, points, themes, topics, title="Crowded")
+    ctx, pg = open_map(browser, path, *viewport)
+    try:
+        gaps = theme_label_gaps(pg, path)
+        assert len(gaps) >= 20
+        assert max(gaps.values()) <= 4, gaps
+    finally:
+        ctx.close()
+
+
 @pytest.mark.browser
 def test_sidebar_collapses_and_frees_the_map(browser, tmp_path):
     points, themes, topics = crowded_map()
@@ -460,6 +496,16 @@ def test_run_report_loads_offline_and_shows_every_figure(browser, run_outputs):
         assert pg.title() == "Topics in papers"
         assert pg.inner_text("#map-title") == "Topics in papers"
         assert pg.errors == [] and pg.requests == [(run_outputs / "map.html").as_uri()]
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_run_map_theme_labels_sit_on_their_own_papers(browser, run_outputs):
+    ctx, pg = open_map(browser, run_outputs / "map.html")
+    try:
+        gaps = theme_label_gaps(pg, run_outputs / "map.html")
+        assert gaps and max(gaps.values()) <= 4, gaps
     finally:
         ctx.close()
 

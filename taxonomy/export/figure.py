@@ -1,10 +1,10 @@
 """A static, labelled figure of the map (`map.png` at 300 dpi and `map.svg`) for papers and slides.
 
 Points are coloured by theme (the HTML map's palette, unassigned papers grey) and each theme is
-labelled on its papers (`anchors.label_anchor`, the members' medoid) in bold with a white halo.
-Labels never overlap: they are placed largest theme first, each at the first free spot on rings
-around its anchor; a label with no free spot nearby is left off the map and listed in a small
-legend instead.
+labelled on its papers (`anchors.label_anchor`: its largest dense region) in bold with a white
+halo. Labels never overlap: they are placed largest theme first, each at the first free spot on
+rings around its anchor; a label with no free spot nearby is left off the map and listed in a
+small legend instead.
 
 The output is deterministic (same input, same bytes): matplotlib's Agg/SVG renderers are used
 directly (no pyplot, no global state), the SVG ids come from a fixed hash salt and neither file
@@ -193,8 +193,8 @@ def _render(layout: np.ndarray, themes: Sequence[TaxonomyNode], title: str):
 
 def _place_labels(fig, ax, xy, themes, colors, patheffects):
     """Theme labels, largest theme first, each at the nearest non-overlapping spot around its
-    members' medoid; returns the placed boxes (pixels) and the indices of themes whose label
-    found no spot."""
+    anchor (`anchors.label_anchor`); returns the placed boxes (pixels) and the indices of
+    themes whose label found no spot."""
     ax.apply_aspect()
     renderer = fig.canvas.get_renderer()
     axes_box = ax.get_window_extent(renderer)

@@ -427,19 +427,25 @@
     if (w === undefined) { ctx.font = font; w = ctx.measureText(text).width; widthCache.set(key, w); }
     return w;
   }
-  function wrap(name, font) {
-    if (name.length <= 22) return [name];
-    const words = name.split(" ");
-    if (words.length < 2) return [name];
-    let best = [name], bestW = Infinity;
+  // A long name on `lines` lines (2, or 3 for a last try) of the least width.
+  function wrap(name, font, lines = 2) {
+    return name.length <= 22 ? [name] : split(name.split(" "), font, lines);
+  }
+  function split(words, font, lines) {
+    if (lines < 2 || words.length < 2) return [words.join(" ")];
+    let best = null, bestW = Infinity;
     for (let k = 1; k < words.length; k++) {
-      const a = words.slice(0, k).join(" "), b = words.slice(k).join(" ");
-      const w = Math.max(measure(font, a), measure(font, b));
-      if (w < bestW) { bestW = w; best = [a, b]; }
+      const out = [words.slice(0, k).join(" "), ...split(words.slice(k), font, lines - 1)];
+      const w = Math.max(...out.map((l) => measure(font, l)));
+      if (w < bestW) { bestW = w; best = out; }
     }
     return best;
   }
   const maxThemeSize = Math.max(1, ...themes.map((t) => t.size));
+  // Each theme's topics, largest first: their anchors are the theme label's other places.
+  const themeTopics = themes.map(() => []);
+  topics.forEach((t, j) => { if (t.parent >= 0) themeTopics[t.parent].push(j); });
+  for (const list of themeTopics) list.sort((a, b) => topics[b].size - topics[a].size);
   const maxTopicSize = Math.max(1, ...topics.map((t) => t.size));
   const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 
@@ -450,7 +456,9 @@
       themes.forEach((t, i) => {
         if (hiddenTheme[i] || !themeVisible[i]) return;
         const px = 13 + Math.round(4 * Math.sqrt(t.size / maxThemeSize));
-        th.push({ kind: "theme", name: t.name, x: t.x, y: t.y, size: t.size, color: labelColor(i),
+        const shown = themeTopics[i].filter((j) => !hiddenTopic[j] && topicVisible[j]);
+        const anchors = [[t.x, t.y], ...shown.map((j) => [topics[j].x, topics[j].y])];
+        th.push({ kind: "theme", theme: i, name: t.name, anchors, size: t.size, color: labelColor(i),
           font: `700 ${px}px ${FONT}`, px, upper: true, major: t.size >= MAJOR_SHARE * M });
       });
     }
@@ -462,7 +470,7 @@
       topics.forEach((t, i) => {
         if (hiddenTopic[i] || !topicVisible[i] || (t.parent >= 0 && hiddenTheme[t.parent])) return;
         const px = 11 + Math.round(2 * Math.sqrt(t.size / maxTopicSize));
-        tp.push({ kind: "topic", name: t.name, x: t.x, y: t.y, size: t.size, color: "#eef1f6",
+        tp.push({ kind: "topic", name: t.name, anchors: [[t.x, t.y]], size: t.size, color: "#eef1f6",
           font: `600 ${px}px ${FONT}`, px, upper: false });
       });
     }
@@ -483,28 +491,56 @@
   }
   const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
-  // Where a label may go, as steps of (half its width, its height) away from its anchor:
-  // the anchor first, then rings around it. Theme labels try more rings than topic labels,
-  // and a theme with >= MAJOR_SHARE of the papers also tries a smaller font before giving up.
+  // Where a label may go, in steps of (half its width, half its height) from an anchor:
+  // centred on it, else beside it (the box touches it). A topic has one anchor; a theme has
+  // its own (its largest dense region), then its topics' (largest first), each on an island of
+  // its papers, and tries rings further out too, but only where the middle of the label lies
+  // on (or within NEXT_TO pixels of) papers of its theme: half a wide label's width away can be
+  // another theme's island. A theme with >= MAJOR_SHARE of the papers also tries a smaller
+  // font, then three lines, before giving up.
   const MAJOR_SHARE = 0.03;
+  const NEXT_TO = 4;
   const DIRS = [[0, -1], [0, 1], [1, 0], [-1, 0], [1, -1], [-1, -1], [1, 1], [-1, 1]];
-  const RINGS = { theme: [0, 1, 2, 3], topic: [0, 1] };
+  const NEAR = [[0, 0], ...DIRS];
+  const steps = ([dx, dy]) => Math.max(Math.abs(dx), Math.abs(dy));
+  const FAR = []; // every step of rings 2 and 3, the nearer first
+  for (let dx = -3; dx <= 3; dx++) for (let dy = -3; dy <= 3; dy++) if (steps([dx, dy]) > 1) FAR.push([dx, dy]);
+  FAR.sort((a, b) => steps(a) - steps(b) || Math.hypot(...a) - Math.hypot(...b));
   function labelFits(box, placed, blocked) {
     if (box.x < 2 || box.y < 2 || box.x + box.w > W - 2 || box.y + box.h > H - 2) return false;
     return !blocked.some((o) => overlaps(box, o)) && !placed.some((p) => overlaps(box, p.box));
   }
+  // Whether a shown paper of theme `t` lies in the box (screen pixels) or within NEXT_TO of it.
+  function onTheme(box, t) {
+    const x0 = wx(box.x - NEXT_TO), x1 = wx(box.x + box.w + NEXT_TO);
+    const y0 = wy(box.y + box.h + NEXT_TO), y1 = wy(box.y - NEXT_TO);
+    const col = (x) => clamp(Math.floor(((x - minX) / spanX) * G), 0, G - 1);
+    const row = (y) => clamp(Math.floor(((y - minY) / spanY) * G), 0, G - 1);
+    for (let cy = row(y0); cy <= row(y1); cy++) {
+      for (let cx = col(x0); cx <= col(x1); cx++) {
+        const c = cx + cy * G;
+        for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
+          const i = cellItems[k];
+          if (TH[i] === t && visible[i] && X[i] >= x0 && X[i] <= x1 && Y[i] >= y0 && Y[i] <= y1) return true;
+        }
+      }
+    }
+    return false;
+  }
   function placeLabel(c, placed, blocked) {
     const text = c.upper ? c.name.toUpperCase() : c.name;
-    const lines = wrap(text, c.font);
+    const lines = wrap(text, c.font, c.lines);
     const lh = Math.round(c.px * 1.2);
     const w = Math.max(...lines.map((l) => measure(c.font, l) + (c.upper ? 0.6 * l.length : 0)));
     const h = lh * lines.length;
-    const ax = sx(c.x), ay = sy(c.y);
-    for (const r of RINGS[c.kind]) {
-      for (const [dx, dy] of r ? DIRS : [[0, 0]]) {
-        const px = ax + dx * r * (w / 2 + 6), py = ay + dy * r * (h / 2 + 4);
+    for (const [x, y] of c.anchors) {
+      for (const [dx, dy] of c.kind === "theme" ? [...NEAR, ...FAR] : NEAR) {
+        const px = sx(x) + dx * (w / 2 + 6), py = sy(y) + dy * (h / 2 + 4);
         const box = { x: px - w / 2 - 4, y: py - h / 2 - 3, w: w + 8, h: h + 6 };
-        if (labelFits(box, placed, blocked)) return { name: c.name, kind: c.kind, box, lines, c, px, py, lh };
+        if (!labelFits(box, placed, blocked)) continue;
+        const middle = { x: px - w / 4, y: box.y, w: w / 2, h: box.h };
+        if (steps([dx, dy]) > 1 && !onTheme(middle, c.theme)) continue;
+        return { name: c.name, kind: c.kind, box, lines, c, px, py, lh };
       }
     }
     return null;
@@ -516,7 +552,8 @@
       let p = placeLabel(c, placed, blocked);
       if (!p && c.major) {
         const px = Math.max(10, c.px - 4);
-        p = placeLabel({ ...c, px, font: c.font.replace(/\d+px/, `${px}px`) }, placed, blocked);
+        const smaller = { ...c, px, font: c.font.replace(/\d+px/, `${px}px`) };
+        p = placeLabel(smaller, placed, blocked) || placeLabel({ ...smaller, lines: 3 }, placed, blocked);
       }
       if (p) placed.push(p);
     }
