@@ -272,10 +272,13 @@ def render_map_html(
         return built[cap, pack]
 
     cap = max_abstract_chars
-    page = build(cap)
     if cap is not None or len(points) < AUTO_TRUNCATE_MIN_PAPERS:
-        return page
-    if _utf8_len(page) > AUTO_BUDGET_BYTES:
+        return build(cap)
+    # The plain page holds every title and abstract: when they alone are over the budget it
+    # cannot fit, and is not built (20,000 papers: a ~30 MB page, ~1 s).
+    texts_bytes = sum(_utf8_len(p.title) + _utf8_len(p.abstract) for p in points)
+    page = build(cap) if texts_bytes <= AUTO_BUDGET_BYTES else ""
+    if not page or _utf8_len(page) > AUTO_BUDGET_BYTES:
         pack = True
         cap = _auto_cap(points, build, AUTO_BUDGET_BYTES)
         page = build(cap)
