@@ -20,7 +20,8 @@ from collections.abc import Iterator, Sequence
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
-_SPECIAL = re.compile(r"[\\{}&%$#_~^]")
+_SPECIAL_CHARS = "\\{}&%$#_~^"
+_SPECIAL = re.compile(f"[{re.escape(_SPECIAL_CHARS)}]")
 _ESCAPES = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 # BibTeX counts every brace, escaped or not: a brace without its partner is written by name.
 _LONE = {"{": r"\textbraceleft{}", "}": r"\textbraceright{}"}
@@ -47,6 +48,8 @@ def _lone_braces(text: str) -> set[int]:
 def bib_escape(text: str) -> str:
     """Text safe inside a braced BibTeX value (and read back as itself by BibTeX tools)."""
     text = " ".join(text.split())
+    if not any(char in text for char in _SPECIAL_CHARS):  # most fields: no regex scan
+        return text
     lone = _lone_braces(text)
 
     def escaped(match: re.Match[str]) -> str:
