@@ -49,6 +49,10 @@ FILE_MODE = 0o644  # outputs are meant to be shared (mkstemp would make them pri
 LOCK_FILE = ".taxonomy.lock"
 PUBLISH_WAIT = 10.0  # seconds publish waits for another process's swap before giving up
 
+# A published file's content: its bytes, or a function that writes them into a binary file
+# (large tables are streamed into the staging folder in chunks instead of held whole).
+Body = bytes | Callable[[IO[bytes]], None]
+
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None], mode: int | None = None) -> None:
     """Write through `write(fileobj)` to a temp file beside `path`, fsync, then rename.
@@ -103,12 +107,56 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, data: bytes) -> None:
+class _Digesting:
+    """A binary file that keeps the SHA-256 and length of what is written through it."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._handle.write(data)
+        self._sha.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def entry(self) -> dict:
+        return {"sha256": self._sha.hexdigest(), "bytes": self.size}
+
+
+def _write_file(path: Path, body: Body) -> dict:
+    """Write `body` (bytes, or a function writing into the file) to `path`, fsynced; returns
+    its manifest entry (SHA-256 and length)."""
     with open(path, "wb") as handle:
-        handle.write(data)
+        out = _Digesting(handle)
+        if isinstance(body, bytes):
+            out.write(body)
+        else:
+            body(out)
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(path, FILE_MODE)
+    return out.entry()
 
 
 def _rename(source: Path, target: Path) -> None:
@@ -316,8 +364,10 @@ def _roll_back(out_dir: Path, done: list[str], kept: dict[str, Path], targets: d
     fsync_dir(out_dir)
 
 
-def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
+def publish(out_dir: Path, contents: Mapping[str, Body]) -> dict[str, Path]:
     """Replace the files `contents` names in `out_dir` as one set (see the module docstring).
+
+    Each file is given as bytes or as a function writing it into a binary file (`Body`).
 
     Returns {name: path}. Files in `out_dir` that `contents` does not name are left alone and
     keep their manifest entries (`taxonomy assign` rewrites only documents.csv and map.html).
@@ -335,7 +385,7 @@ def publish(out_dir: Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
     return targets
 
 
-def _publish_locked(out_dir: Path, contents: Mapping[str, bytes], targets: dict[str, Path]) -> None:
+def _publish_locked(out_dir: Path, contents: Mapping[str, Body], targets: dict[str, Path]) -> None:
     remove_leftovers(out_dir)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
@@ -349,23 +399,22 @@ def _publish_locked(out_dir: Path, contents: Mapping[str, bytes], targets: dict[
 
 
 def _stage(
-    out_dir: Path, staging: Path, contents: Mapping[str, bytes], targets: dict[str, Path]
+    out_dir: Path, staging: Path, contents: Mapping[str, Body], targets: dict[str, Path]
 ) -> tuple[dict, dict[str, Path]]:
     """Write the new files and keep links to the old ones; the folder itself is unchanged."""
     step = "the outputs"
     try:
+        written = {}
         for name in sorted(contents):
             step = name
-            _write_file(staging / name, contents[name])
+            written[name] = _write_file(staging / name, contents[name])
         fsync_dir(staging)
         files = {
             name: entry
             for name, entry in _manifest_files(out_dir).items()
             if name not in contents and (out_dir / name).is_file()
         }
-        files |= {
-            name: {"sha256": _digest(data), "bytes": len(data)} for name, data in contents.items()
-        }
+        files |= written
         old = staging / ".old"
         old.mkdir()
         step = "the backup of the previous outputs"
@@ -382,7 +431,7 @@ def _stage(
 def _swap(
     out_dir: Path,
     staging: Path,
-    contents: Mapping[str, bytes],
+    contents: Mapping[str, Body],
     targets: dict[str, Path],
     manifest: dict,
     kept: dict[str, Path],

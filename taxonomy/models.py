@@ -7,13 +7,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-_WS = re.compile(r"\s+")
 _ARXIV_ID = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.\d{4,5}$")
 
 
 def normalize_text(text: str) -> str:
-    """Collapse whitespace; the form used for hashing, dedup and embedding."""
-    return _WS.sub(" ", text).strip()
+    """Collapse whitespace; the form used for hashing, dedup and embedding.
+
+    `str.split()` splits on exactly the code points the regex `\\s` matches (checked over
+    all of Unicode), so this is `re.sub(r"\\s+", " ", text).strip()`, ~5x faster."""
+    return " ".join(text.split())
 
 
 def text_key(text: str) -> str:
@@ -47,8 +49,10 @@ class Paper:
     year_month: str | None = None  # 'YYYY-MM'
     line: int | None = None  # 1-based line in the source file where the record starts
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """`text_key` of the abstract, computed once per Paper (`id` and every stage use it:
+        recomputing it was ~10 hashes per paper per run)."""
         return text_key(self.abstract)
 
     @property

@@ -68,10 +68,9 @@ def similarity_floor(vectors: np.ndarray, topic_of: np.ndarray) -> float:
     new paper would be; otherwise small topics, whose centroid is mostly their own members,
     would set the floor too high.
     """
-    unit = normalize(np.asarray(vectors, np.float32))
     sims: list[np.ndarray] = []
-    for t in np.unique(topic_of[topic_of >= 0]):
-        members = unit[topic_of == t]
+    for t in np.unique(topic_of[topic_of >= 0]):  # one topic's rows normalised at a time
+        members = normalize(np.asarray(vectors[topic_of == t], np.float32))
         if len(members) < 2:
             continue
         rest = members.sum(axis=0) - members
@@ -106,19 +105,37 @@ def map_positions(
     anchor_xy: np.ndarray,
 ) -> np.ndarray:
     """Map position of each new paper among the placed papers (anchors) of its topic."""
-    layout = np.zeros((len(vectors), 2), np.float32)
-    if len(vectors) == 0 or len(anchor_vectors) == 0:
+    return _positions(
+        vectors, np.arange(len(vectors)), topic_of, anchor_vectors, anchor_topic, anchor_xy
+    )
+
+
+def _positions(
+    vectors: np.ndarray,
+    rows: np.ndarray,
+    topic_of: np.ndarray,
+    anchor_vectors: np.ndarray,
+    anchor_topic: np.ndarray,
+    anchor_xy: np.ndarray,
+) -> np.ndarray:
+    """`map_positions` of `vectors[rows]` (topic `topic_of[k]` for `rows[k]`), each topic's rows
+    copied and normalised in turn: no copy of all of them (~2 GB at 1M papers)."""
+    layout = np.zeros((len(rows), 2), np.float32)
+    if len(rows) == 0 or len(anchor_vectors) == 0:
         return layout
-    unit = normalize(np.asarray(vectors, np.float32))
     anchor_unit = normalize(np.asarray(anchor_vectors, np.float32))
     # Within a topic the search is over that topic's anchors only: linear in n overall.
     for t in np.unique(topic_of):
-        rows = np.flatnonzero(topic_of == t)
+        members = np.flatnonzero(topic_of == t)
         anchors = np.flatnonzero(anchor_topic == t) if t >= 0 else np.arange(len(anchor_unit))
         if len(anchors) == 0:
             anchors = np.arange(len(anchor_unit))
-        layout[rows] = _interpolate(unit[rows], anchor_unit[anchors], anchor_xy[anchors])
+        unit = normalize(np.asarray(vectors[rows[members]], np.float32))
+        layout[members] = _interpolate(unit, anchor_unit[anchors], anchor_xy[anchors])
     return layout
+
+
+ASSIGN_ROWS = 65_536  # papers assigned per call of the assigner: bounds the copies it makes
 
 
 def assign_rest(
@@ -129,12 +146,14 @@ def assign_rest(
     assign: Assigner = assign_to_centroids,
 ) -> np.ndarray:
     """Topic per paper of a corpus fitted on `sample` only: sampled papers keep their fitted
-    topic, every other paper gets the one `assign` gives it (nearest centroid)."""
+    topic, every other paper gets the one `assign` gives it (nearest centroid), ASSIGN_ROWS
+    papers at a time (each paper's topic is its own: batching does not change it)."""
     topic_of = np.full(len(vectors), -1, dtype=np.int64)
     topic_of[sample] = sample_topic
     rest = np.setdiff1d(np.arange(len(vectors)), sample, assume_unique=True)
-    if len(rest):
-        topic_of[rest] = assign(vectors[rest], centroids)[0]
+    for start in range(0, len(rest), ASSIGN_ROWS):
+        rows = rest[start : start + ASSIGN_ROWS]
+        topic_of[rows] = assign(vectors[rows], centroids)[0]
     return topic_of
 
 
@@ -147,7 +166,7 @@ def position_rest(
     layout[sample] = sample_layout
     rest = np.setdiff1d(np.arange(len(vectors)), sample, assume_unique=True)
     if len(rest):
-        layout[rest] = map_positions(
-            vectors[rest], topic_of[rest], vectors[sample], topic_of[sample], sample_layout
+        layout[rest] = _positions(
+            vectors, rest, topic_of[rest], vectors[sample], topic_of[sample], sample_layout
         )
     return layout

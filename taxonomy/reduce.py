@@ -56,11 +56,25 @@ class Reduced:
 def combine_vectors(
     embeddings: np.ndarray, lexical: np.ndarray, lexical_weight: float
 ) -> np.ndarray:
-    """Concatenate so that cosine(combined) = (1-w)·cosine(embedding) + w·cosine(lexical)."""
+    """Concatenate so that cosine(combined) = (1-w)·cosine(embedding) + w·cosine(lexical).
+
+    Computed in float64 blocks of COMBINE_ROWS rows written into one float32 array: the same
+    bits as the whole array at once (every step is per row), without its float64 temporaries
+    (~8 GB at 1M papers)."""
     if lexical_weight <= 0:
         return normalize(embeddings).astype(np.float32)
-    parts = [np.sqrt(1 - lexical_weight) * normalize(embeddings), np.sqrt(lexical_weight) * lexical]
-    return normalize(np.hstack(parts)).astype(np.float32)
+    out = np.empty((len(embeddings), embeddings.shape[1] + lexical.shape[1]), np.float32)
+    for start in range(0, len(out), COMBINE_ROWS):
+        rows = slice(start, start + COMBINE_ROWS)
+        parts = [
+            np.sqrt(1 - lexical_weight) * normalize(embeddings[rows]),
+            np.sqrt(lexical_weight) * lexical[rows],
+        ]
+        out[rows] = normalize(np.hstack(parts))
+    return out
+
+
+COMBINE_ROWS = 16_384
 
 
 def exact_knn(

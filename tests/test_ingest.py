@@ -410,3 +410,22 @@ def test_templated_openings_are_compared_through_the_cheap_bounds_first(monkeypa
     kept = deduplicate(papers)
     assert len(kept) == len(set(bodies))
     assert len(calls) < len(papers)  # a pair count would be ~11,000
+
+
+def test_normalize_text_collapses_every_unicode_whitespace_like_the_regex():
+    import re
+    import sys
+
+    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    text = f"{spaces}a{spaces}b\u00a0\u2003c{spaces}"
+    assert normalize_text(text) == re.sub(r"\s+", " ", text).strip() == "a b c"
+
+
+def test_a_paper_hashes_its_abstract_once_and_dedup_keeps_it():
+    paper = Paper("One  abstract.", "a.csv", "A title", "2303.11366", "2023-03")
+    assert paper.key is paper.key and paper.id == "2303.11366"
+    copy = Paper(abstract="One abstract.", source="b.csv", arxiv_id="2303.11366")
+    (kept,) = deduplicate([paper, copy])
+    assert kept is paper  # unchanged: the same object, its key already computed
+    taken = Paper(abstract="Another abstract.", source="b.csv", arxiv_id="2303.11366")
+    assert [p.arxiv_id for p in deduplicate([paper, taken])] == ["2303.11366", None]

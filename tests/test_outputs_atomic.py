@@ -489,3 +489,32 @@ def test_a_folder_in_the_way_of_an_output_fails_before_anything_changes(tmp_path
         publish(out, {n: b"new" for n in ("documents.csv", "state.json", "taxonomy.yaml")})
     assert (out / "documents.csv").read_bytes() == b"old" == (out / "taxonomy.yaml").read_bytes()
     assert verify_outputs(out) == []
+
+
+def test_publish_streams_a_file_written_by_a_function(tmp_path):
+    out = tmp_path / "out"
+
+    def write(handle):
+        for k in range(3):
+            handle.write(f"part {k}\n".encode())
+
+    publish(out, {"big.txt": write, "small.txt": b"s"})
+    assert (out / "big.txt").read_bytes() == b"part 0\npart 1\npart 2\n"
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["files"]["big.txt"]["bytes"] == 21
+    assert verify_outputs(out) == []
+
+
+def test_a_writing_function_that_fails_leaves_the_previous_set(tmp_path):
+    out = tmp_path / "out"
+    publish(out, {"a.txt": b"old a", "b.txt": b"old b"})
+
+    def broken(handle):
+        handle.write(b"half of it")
+        raise ValueError("the writer broke")
+
+    with pytest.raises(ValueError, match="the writer broke"):
+        publish(out, {"a.txt": b"new a", "b.txt": broken})
+    assert (out / "a.txt").read_bytes() == b"old a" and (out / "b.txt").read_bytes() == b"old b"
+    assert verify_outputs(out) == []
+    assert not [p for p in out.iterdir() if p.name.startswith(".staging-")]

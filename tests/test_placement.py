@@ -124,3 +124,24 @@ def test_batching_does_not_change_result():
         [assign_to_centroids(rows[i : i + 7], centroids, 0.1)[0] for i in range(0, 50, 7)]
     )
     assert (whole == parts).all()
+
+
+def test_the_rest_is_placed_in_batches_without_changing_a_paper(monkeypatch):
+    from taxonomy import placement
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    sample = np.sort(rng.choice(500, 60, replace=False))
+    centroids = rng.normal(size=(5, 16)).astype(np.float32)
+    sample_topic = rng.integers(0, 5, 60)
+    whole = placement.assign_rest(vectors, sample, sample_topic, centroids)
+    monkeypatch.setattr(placement, "ASSIGN_ROWS", 7)
+    topic_of = placement.assign_rest(vectors, sample, sample_topic, centroids)
+    assert (topic_of == whole).all()
+    layout = rng.normal(size=(60, 2)).astype(np.float32)
+    placed = placement.position_rest(vectors, sample, topic_of, layout)
+    rest = np.setdiff1d(np.arange(500), sample)
+    alone = placement.map_positions(
+        vectors[rest], topic_of[rest], vectors[sample], topic_of[sample], layout
+    )
+    assert np.array_equal(placed[rest], alone) and np.array_equal(placed[sample], layout)

@@ -1,8 +1,10 @@
 """Export stage: write taxonomy.yaml, documents.csv, map.html, report.html, trends.csv and the
 static figure (map.png, map.svg) into the output folder.
 
-Everything is computed in memory first and the files are then swapped in as one set, so a
-failed or killed run leaves the previous outputs complete (see `taxonomy.atomic.publish`).
+Everything is computed first (the large tables -- documents.csv/.parquet, papers.bib/.ris --
+are written piece by piece into the staging folder rather than held whole) and the files are
+then swapped in as one set, so a failed or killed run leaves the previous outputs complete
+(see `taxonomy.atomic.publish`).
 Export reads only plain data: the corpus, the taxonomy's tree view and the map layout (and
 keeps the drawn figure in the stage cache, `taxonomy.stage_cache`).
 """
@@ -10,20 +12,25 @@ keeps the drawn figure in the stage cache, `taxonomy.stage_cache`).
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from taxonomy.atomic import publish
+from taxonomy.atomic import Body, publish
 from taxonomy.export.tables import (
-    documents_csv,
-    documents_frame,
-    documents_parquet,
+    documents_frames,
     taxonomy_yaml,
+    write_documents_csv,
+    write_documents_parquet,
 )
 from taxonomy.models import Corpus, TaxonomyNode
+
+# An output file's content: text, bytes, or a function writing its bytes (`atomic.Body`).
+Content = str | Body
+TABLE_ROWS = 50_000  # rows of documents.csv/.parquet built and written at a time
+TEXT_BATCH = 1 << 22  # characters of papers.bib/.ris joined per write
 
 
 def map_inputs(corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray):
@@ -105,6 +112,41 @@ def default_title(paths: Sequence[str | Path]) -> str:
     return f"Topics in {names[0]}{more}"
 
 
+def text_writer(parts: Callable[[], Iterable[str]]) -> Body:
+    """A `Body` writing the UTF-8 of `parts()` joined, TEXT_BATCH characters at a time."""
+
+    def write(handle: IO[bytes]) -> None:
+        batch: list[str] = []
+        size = 0
+        for part in parts():
+            batch.append(part)
+            size += len(part)
+            if size >= TEXT_BATCH:
+                handle.write("".join(batch).encode("utf-8"))
+                batch, size = [], 0
+        handle.write("".join(batch).encode("utf-8"))
+
+    return write
+
+
+def table_writers(
+    corpus: Corpus, themes: Sequence[TaxonomyNode], layout: np.ndarray
+) -> dict[str, Body]:
+    """documents.csv/.parquet and papers.bib/.ris as `Body` functions: each writes its file
+    piece by piece (TABLE_ROWS papers at a time) when published, never holding it whole."""
+    from taxonomy.export.bib import bibtex_parts, ris_parts
+
+    def frames():
+        return documents_frames(corpus, list(themes), layout, TABLE_ROWS)
+
+    return {
+        "documents.csv": lambda handle: write_documents_csv(frames(), handle),
+        "documents.parquet": lambda handle: write_documents_parquet(frames(), handle),
+        "papers.bib": text_writer(lambda: bibtex_parts(corpus, themes)),
+        "papers.ris": text_writer(lambda: ris_parts(corpus, themes)),
+    }
+
+
 def tables_and_map(
     corpus: Corpus,
     themes: Sequence[TaxonomyNode],
@@ -113,24 +155,16 @@ def tables_and_map(
     map_html: bool,
     title: str = DEFAULT_TITLE,
     map_points: int | None = None,
-) -> dict[str, str | bytes]:
-    """documents.csv/.parquet, papers.bib/.ris and (optionally) map.html, which draws a
-    sample of at most `map_points` papers over a density layer of all (`output.map_points`;
-    None: the exporter's default, `html_map.MAP_POINTS`).
+) -> dict[str, Content]:
+    """documents.csv/.parquet, papers.bib/.ris (written when published: `table_writers`) and
+    (optionally) map.html, which draws a sample of at most `map_points` papers over a density
+    layer of all (`output.map_points`; None: the exporter's default, `html_map.MAP_POINTS`).
 
     Positions are rounded to 5 decimals first, as documents.csv stores them, so a run that
     reads them back (an update, `assign`) draws exactly the same map.
     """
-    from taxonomy.export.bib import papers_bibtex, papers_ris
-
     layout = np.round(np.asarray(layout, np.float64), POSITION_DECIMALS)
-    frame = documents_frame(corpus, themes, layout)
-    contents: dict[str, str | bytes] = {
-        "documents.csv": documents_csv(frame),
-        "documents.parquet": documents_parquet(frame),
-        "papers.bib": papers_bibtex(corpus, themes),
-        "papers.ris": papers_ris(corpus, themes),
-    }
+    contents: dict[str, Content] = dict(table_writers(corpus, themes, layout))
     if map_html:
         from taxonomy.export.html_map import MAP_POINTS, render_map_html
 
@@ -192,10 +226,11 @@ def figure_files(
     return {"map.png": drawn["png"].tobytes(), "map.svg": drawn["svg"].tobytes().decode("utf-8")}
 
 
-def publish_outputs(out: Path, contents: Mapping[str, str | bytes]) -> dict[str, Path]:
-    """Swap `contents` ({file name: text or bytes}) into `out` as one set; returns {kind: path}."""
+def publish_outputs(out: Path, contents: Mapping[str, Content]) -> dict[str, Path]:
+    """Swap `contents` ({file name: text, bytes or a writing function}) into `out` as one set;
+    returns {kind: path}."""
     data = {
-        name: body if isinstance(body, bytes) else body.encode("utf-8")
+        name: body.encode("utf-8") if isinstance(body, str) else body
         for name, body in contents.items()
     }
     paths = publish(out, data)
@@ -214,7 +249,7 @@ def write_outputs(
     title: str = DEFAULT_TITLE,
     topic_vectors: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
-    extra: Mapping[str, str | bytes] | None = None,
+    extra: Mapping[str, Content] | None = None,
     map_points: int | None = None,
 ) -> dict[str, Path]:
     """taxonomy.yaml, documents.csv, map.html, (with `report`) report.html and trends.csv,
@@ -223,7 +258,7 @@ def write_outputs(
     keeps the drawn figure for re-runs (see `figure_files`); `map_points` caps the points
     map.html draws (`output.map_points`, see `tables_and_map`)."""
     unassigned = len(corpus) - sum(theme.size for theme in themes)
-    contents: dict[str, str | bytes] = {
+    contents: dict[str, Content] = {
         "taxonomy.yaml": taxonomy_yaml(list(themes), corpus, unassigned)
     }
     contents |= tables_and_map(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,15 @@ DOCUMENT_COLUMNS = (
 
 
 def documents_frame(corpus: Corpus, themes: list[TaxonomyNode], layout: Any) -> pd.DataFrame:
+    """Every paper as one row of documents.csv (`DOCUMENT_COLUMNS`)."""
+    return next(documents_frames(corpus, themes, layout, max(len(corpus), 1)))
+
+
+def documents_frames(
+    corpus: Corpus, themes: list[TaxonomyNode], layout: Any, rows: int
+) -> Iterator[pd.DataFrame]:
+    """`documents_frame` in consecutive pieces of at most `rows` rows (the tables are written
+    piece by piece: at 1M papers a whole frame's text is ~1.5 GB)."""
     n = len(corpus)
     topic_id, topic_label = [""] * n, [""] * n
     theme_id, theme_label = [""] * n, [""] * n
@@ -73,45 +83,79 @@ def documents_frame(corpus: Corpus, themes: list[TaxonomyNode], layout: Any) -> 
             for i in topic.members:
                 topic_id[i], topic_label[i] = topic.id, topic.label
                 theme_id[i], theme_label[i] = theme.id, theme.label
-    return pd.DataFrame(
-        {
-            "id": [p.id for p in corpus.papers],
-            "title": [p.title or "" for p in corpus.papers],
-            "abstract": [p.abstract for p in corpus.papers],
-            "source": [p.source for p in corpus.papers],
-            "arxiv_id": [p.arxiv_id or "" for p in corpus.papers],
-            "year_month": [p.year_month or "" for p in corpus.papers],
-            "topic_id": topic_id,
-            "topic_label": topic_label,
-            "theme_id": theme_id,
-            "theme_label": theme_label,
-            "x": [round(float(v), 5) for v in layout[:, 0]],  # export.POSITION_DECIMALS
-            "y": [round(float(v), 5) for v in layout[:, 1]],
-        }
-    )
+    for start in range(0, max(n, 1), rows):
+        papers, part = corpus.papers[start : start + rows], slice(start, start + rows)
+        yield pd.DataFrame(
+            {
+                "id": [p.id for p in papers],
+                "title": [p.title or "" for p in papers],
+                "abstract": [p.abstract for p in papers],
+                "source": [p.source for p in papers],
+                "arxiv_id": [p.arxiv_id or "" for p in papers],
+                "year_month": [p.year_month or "" for p in papers],
+                "topic_id": topic_id[part],
+                "topic_label": topic_label[part],
+                "theme_id": theme_id[part],
+                "theme_label": theme_label[part],
+                "x": [round(float(v), 5) for v in layout[part, 0]],  # export.POSITION_DECIMALS
+                "y": [round(float(v), 5) for v in layout[part, 1]],
+            }
+        )
 
 
-def documents_csv(frame: pd.DataFrame) -> str:
-    """The CSV text, text cells that could start a spreadsheet formula escaped (`csv_safe`)."""
+def documents_csv(frame: pd.DataFrame, *, header: bool = True) -> str:
+    """The CSV text, text cells that could start a spreadsheet formula escaped (`csv_safe`);
+    without `header`, the rows only (a later piece of `documents_frames`)."""
     buffer = io.StringIO()
-    escape_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
+    escape_frame(frame).to_csv(buffer, index=False, header=header, lineterminator="\n")
     return buffer.getvalue()
 
 
-def documents_parquet(frame: pd.DataFrame) -> bytes:
-    """documents.csv as typed Parquet: ids and text as strings (unescaped: Parquet is not
-    opened by spreadsheets as formulas), x/y as float64."""
+def write_documents_csv(frames: Iterable[pd.DataFrame], handle: IO[bytes]) -> None:
+    """documents.csv written piece by piece: the same bytes as `documents_csv` of the whole."""
+    for k, frame in enumerate(frames):
+        handle.write(documents_csv(frame, header=k == 0).encode("utf-8"))
+
+
+def _parquet_schema(frame: pd.DataFrame) -> Any:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     fields = [
         pa.field(name, pa.float64() if name in ("x", "y") else pa.string())
         for name in frame.columns
     ]
-    table = pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
-    buffer = pa.BufferOutputStream()
-    pq.write_table(table.replace_schema_metadata(None), buffer, compression="zstd")
-    return buffer.getvalue().to_pybytes()
+    return pa.schema(fields)
+
+
+def _parquet_table(frame: pd.DataFrame) -> Any:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, schema=_parquet_schema(frame), preserve_index=False)
+    return table.replace_schema_metadata(None)
+
+
+def write_documents_parquet(frames: Iterable[pd.DataFrame], handle: IO[bytes]) -> None:
+    """documents.csv as typed Parquet: ids and text as strings (unescaped: Parquet is not
+    opened by spreadsheets as formulas), x/y as float64; one row group per piece."""
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for frame in frames:
+            table = _parquet_table(frame)
+            if writer is None:
+                writer = pq.ParquetWriter(handle, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=max(len(frame), 1))
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def documents_parquet(frame: pd.DataFrame) -> bytes:
+    """`write_documents_parquet` of one frame, as bytes."""
+    buffer = io.BytesIO()
+    write_documents_parquet([frame], buffer)
+    return buffer.getvalue()
 
 
 def read_documents(path: Path) -> tuple[Corpus, Taxonomy, np.ndarray]:

@@ -14,7 +14,6 @@ BOM) or an 8-bit export (cp1252 / latin-1); binary files are an error (`textio`)
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -121,27 +120,25 @@ _ANCHOR = 80  # characters of the canonical text used to find near-duplicate can
 def _canonical(text: str) -> str:
     """The text's letters and digits, lower-cased (NFKC)."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    if folded.isascii():  # the usual case: one C-level substitution instead of a char loop
-        return _NOT_ALNUM_ASCII.sub("", folded)
+    if folded.isascii():  # the usual case: one C-level byte deletion instead of a char loop
+        return folded.encode("ascii").translate(None, _NOT_ALNUM_ASCII).decode("ascii")
     return "".join(ch for ch in folded if ch.isalnum())
 
 
-_NOT_ALNUM_ASCII = re.compile(r"[^a-z0-9]+")
+_NOT_ALNUM_ASCII = bytes(c for c in range(128) if not chr(c).isdigit() and not "a" <= chr(c) <= "z")
 
 
 def _near_duplicate_of(
-    record: Paper,
-    canon: str,
-    anchors: dict[str, list[str]],
-    canon_of: dict[str, str],
-    by_key: dict[str, Paper],
+    record: Paper, canon: str, anchors: dict[str, list[str]], by_key: dict[str, Paper]
 ) -> str | None:
     for anchor in (canon[:_ANCHOR], canon[-_ANCHOR:]):
         for key in anchors.get(anchor, []):
             other = by_key[key]
             if record.arxiv_id and other.arxiv_id and record.arxiv_id != other.arxiv_id:
                 continue  # two different arXiv papers, however similar
-            matcher = SequenceMatcher(None, canon, canon_of[key], autojunk=False)
+            # recomputed, not kept: candidates are few, every paper's canonical text is ~1 GB
+            # at 1M papers
+            matcher = SequenceMatcher(None, canon, _canonical(other.abstract), autojunk=False)
             # length and letter-count bounds first: ratio() is quadratic, and templated
             # abstracts share openings with many others (the bounds never exceed ratio())
             if (
@@ -162,7 +159,6 @@ def deduplicate(records: Iterable[Paper]) -> list[Paper]:
     by_key: dict[str, Paper] = {}
     owner: dict[str, str] = {}  # arXiv id -> key of the abstract that holds it
     anchors: dict[str, list[str]] = {}  # opening/closing canonical text -> keys
-    canon_of: dict[str, str] = {}
 
     def free_id(arxiv_id: str | None, key: str) -> str | None:
         if arxiv_id is None or owner.setdefault(arxiv_id, key) != key:
@@ -173,21 +169,23 @@ def deduplicate(records: Iterable[Paper]) -> list[Paper]:
         key = record.key
         if key not in by_key:
             canon = _canonical(record.abstract)
-            key = _near_duplicate_of(record, canon, anchors, canon_of, by_key) or key
+            key = _near_duplicate_of(record, canon, anchors, by_key) or key
         first = by_key.get(key)
         if first is None:
-            by_key[key] = replace(record, arxiv_id=free_id(record.arxiv_id, key))
-            canon_of[key] = canon
+            arxiv_id = free_id(record.arxiv_id, key)
+            # the record itself when unchanged: it keeps its computed `key`
+            by_key[key] = record if arxiv_id == record.arxiv_id else replace(record, arxiv_id=None)
             for anchor in {canon[:_ANCHOR], canon[-_ANCHOR:]}:
                 anchors.setdefault(anchor, []).append(key)
             continue
         arxiv_id = first.arxiv_id or free_id(record.arxiv_id, key)
-        by_key[key] = replace(
+        merged = replace(
             first,
             title=first.title or record.title,
             arxiv_id=arxiv_id,
             year_month=first.year_month or year_month_from_arxiv_id(arxiv_id) or record.year_month,
         )
+        by_key[key] = first if merged == first else merged
     return list(by_key.values())
 
 

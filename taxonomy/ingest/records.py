@@ -31,9 +31,18 @@ def clean(value: str | None) -> str | None:
     if value is None:
         return None
     # Same result as models.normalize_text (str.split and the regex \s agree on every code
-    # point), about five times faster, which matters at ~100k abstracts.
-    text = " ".join(_UNPRINTABLE.sub(" ", value).split())
+    # point), about five times faster, which matters at ~100k abstracts; ASCII text (the
+    # usual case) has its control characters replaced bytewise, ~10x faster than the regex.
+    if value.isascii():
+        value = value.encode("ascii").translate(_ASCII_SPACED).decode("ascii")
+    else:
+        value = _UNPRINTABLE.sub(" ", value)
+    text = " ".join(value.split())
     return text or None
+
+
+# ASCII bytes with the ones _UNPRINTABLE matches turned into spaces (a bytes.translate table).
+_ASCII_SPACED = bytes(32 if c < 128 and _UNPRINTABLE.match(chr(c)) else c for c in range(256))
 
 
 def parse_arxiv_id(value: str | None) -> str | None:
