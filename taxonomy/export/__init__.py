@@ -206,7 +206,7 @@ def figure_files(
     """
     from importlib.metadata import version
 
-    from taxonomy.export import figure
+    from taxonomy.export import anchors, figure
     from taxonomy.stage_cache import cached_arrays
 
     def draw() -> dict[str, np.ndarray]:
@@ -220,7 +220,8 @@ def figure_files(
         drawn = draw()
     else:
         nodes = [[t.id, t.label, t.members] for t in themes]
-        code = Path(figure.__file__).read_text(encoding="utf-8")
+        # the figure's code: its module and the label anchors it places its names at
+        code = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (figure, anchors))
         key = [np.asarray(layout), nodes, title, code, version("matplotlib")]
         drawn = cached_arrays(Path(cache_dir), "figure", key, draw)
     return {"map.png": drawn["png"].tobytes(), "map.svg": drawn["svg"].tobytes().decode("utf-8")}
