@@ -18,6 +18,11 @@ papers is then split in two, so no theme swallows the field.
 The themes are then refined on the papers and the topics nested in them (fit_themes, with
 `taxonomy/nesting.py`): a paper on a border joins the theme it is closest to, and a topic that
 straddles two themes is split between them.
+One k-means run depends on where it starts (on the arXiv samples a k-means++ start often
+scored better than the graph's grouping, on the seeds worse), so the papers' themes are the
+consensus of the refinements started from the whole graph's grouping and from those of the
+random halves the count was chosen on (consensus_themes): +0.01 to +0.02 theme NMI on the
+arXiv samples, the same on the seeds. docs/QUALITY.md has the measurements.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import normalize
 
-from taxonomy.cluster import auto_min_size
-from taxonomy.nesting import NEIGHBOURS, nest_topics, refine_themes
+from taxonomy.cluster import auto_min_size, co_association_tree
+from taxonomy.nesting import NEIGHBOURS, PREDICT_BLOCK, nest_topics, refine_themes
 from taxonomy.reduce import exact_knn
 from taxonomy.tree import Taxonomy, group_centroids
 
@@ -281,6 +286,65 @@ def _centroid_count(unit: np.ndarray, graph: np.ndarray, sizes: np.ndarray, seed
     return best
 
 
+def consensus_themes(
+    papers: np.ndarray,
+    topic_of: np.ndarray,
+    theme_of_topic: np.ndarray,
+    seed: int,
+    sample: np.ndarray | None = None,
+) -> np.ndarray:
+    """Theme per paper (-1 for unassigned papers): the consensus of the refined themes started
+    from the whole topic graph's grouping and from the groupings of STABILITY_HALVES pairs of
+    random halves of the papers (the halves choose_count compares), at the same count.
+
+    Papers that share a theme in most of these refinements share one here (evidence
+    accumulation, as the topics' seed vote: average linkage on 1 - co-association, cut at the
+    count), on the graph's sample of papers; a group smaller than the smallest topic is not a
+    theme, and its papers and those outside the sample join the theme whose sampled members
+    they are most often grouped with. One refinement depends on where k-means starts; the
+    consensus does not."""
+    from scipy.cluster.hierarchy import fcluster
+
+    n_themes = int(theme_of_topic.max()) + 1
+    n_topics = len(theme_of_topic)
+    unit = normalize(group_centroids(papers, topic_of, n_topics))
+    rows = _sample_rows(topic_of, seed)
+    parts = [refine_themes(papers, topic_of, theme_of_topic, sample)]
+    rng = np.random.RandomState(seed)
+    for _ in range(STABILITY_HALVES):
+        perm = rng.permutation(rows)
+        for half in (np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2 :])):
+            grouping = _spectral(_graph(papers, topic_of, unit, half), n_themes, seed)
+            if len(set(grouping)) == n_themes:
+                parts.append(refine_themes(papers, topic_of, grouping, sample))
+    if len(parts) == 1 or len(rows) <= n_themes:
+        return parts[0]
+    tree = co_association_tree([part[rows] for part in parts])
+    groups = fcluster(tree, n_themes, criterion="maxclust") - 1
+    sizes = np.bincount(groups)
+    kept = np.flatnonzero(sizes >= auto_min_size(len(rows)))
+    if len(kept) < 2:
+        return parts[0]
+    out = np.full(len(topic_of), -1, dtype=np.int64)
+    out[rows] = np.searchsorted(kept, groups)
+    out[rows[~np.isin(groups, kept)]] = -1
+    # Papers outside the sample or in a dropped group: the kept group whose sampled members
+    # share their theme most often, over the refinements.
+    settled = rows[out[rows] >= 0]
+    members = out[settled]
+    place = np.flatnonzero((topic_of >= 0) & (out < 0))
+    for start in range(0, len(place), PREDICT_BLOCK):
+        block = place[start : start + PREDICT_BLOCK]
+        score = np.zeros((len(block), len(kept)))
+        for part in parts:
+            share = np.zeros((len(kept), int(part.max()) + 1))
+            np.add.at(share, (members, part[settled]), 1.0)
+            share /= np.maximum(share.sum(axis=1, keepdims=True), 1.0)
+            score += share[:, part[block]].T
+        out[block] = score.argmax(axis=1)
+    return out
+
+
 def fit_themes(
     topic_of: np.ndarray,
     vectors: np.ndarray,
@@ -294,8 +358,9 @@ def fit_themes(
     `hierarchy` settings. Ids are positional until the curate stage matches them to the
     previous run's; `topic_names` (seed themes) become the topics' fixed labels.
 
-    The themes (group_topics) are then refined on the papers (refine_themes) and the topics
-    nested in them (nest_topics): topics that straddle two themes are split between them.
+    The themes (group_topics) are then refined on the papers (consensus_themes of several
+    refine_themes starts) and the topics nested in them (nest_topics): topics that straddle
+    two themes are split between them.
     `sample`: a large corpus's fitted papers, on which the refinement is fitted; `neighbours`:
     their k-NN graph if the reduce stage has it (nest_topics)."""
     n_topics = int(topic_of.max()) + 1
@@ -306,7 +371,7 @@ def fit_themes(
         centroids, sizes, n_themes, papers=vectors, topic_of=topic_of, seed=seed
     )
     if REFINE and len(set(theme_of_topic)) > 1:
-        paper_theme = refine_themes(vectors, topic_of, theme_of_topic, sample)
+        paper_theme = consensus_themes(vectors, topic_of, theme_of_topic, seed, sample)
         shares = np.bincount(paper_theme[paper_theme >= 0]) / max(int(sizes.sum()), 1)
         if n_themes is not None or shares.max() <= MAX_THEME_SHARE:
             topic_of, owner = nest_topics(

@@ -371,6 +371,20 @@ def test_diff_reports_a_deleted_node_as_removed():
     assert [n["id"] for n in changes["topics"]["removed"]] == ["topic-2"]
 
 
+def test_a_user_split_is_reported_as_split_whatever_the_parts_sizes():
+    prev = [node("topic-1", range(0, 30), "A"), node("topic-2", range(30, 40), "B")]
+    # k-means cut off a small part (3 of 30 papers: under SPLIT_SHARE)
+    cur = [
+        node("topic-1.1", range(0, 27), "A"),
+        node("topic-1.2", range(27, 30), "A2"),
+        node("topic-2", range(30, 40), "B"),
+    ]
+    changes = diff_runs((prev, prev, 40), cur, cur, 40)["topics"]
+    assert [n["id"] for n in changes["split"]] == ["topic-1"]
+    assert [p["id"] for p in changes["split"][0]["into"]] == ["topic-1.1", "topic-1.2"]
+    assert changes["removed"] == [] and changes["added"] == []
+
+
 def test_a_kept_node_whose_papers_changed_is_listed():
     prev_topics = [
         node("topic-1", range(0, 10), "A", "theme-1"),

@@ -101,3 +101,24 @@ def test_fit_themes_nests_every_topic_in_one_theme():
     assert np.array_equal(fitted.topic_of < 0, topic_of < 0)
     shares = np.bincount(fitted.layer(1)[fitted.topic_of >= 0]) / (topic_of >= 0).sum()
     assert shares.max() <= hierarchy.MAX_THEME_SHARE + 1e-9
+
+
+def test_consensus_themes_follow_the_fields_and_place_papers_outside_the_graph_sample():
+    centroids, topic_of, vectors = _corpus(3, 3, 30, seed=4, spread=0.5)
+    topic_of[:3] = -1
+    field = np.repeat(np.arange(3), 90)
+    theme_of_topic = np.repeat(np.arange(3), 3)
+    themes = hierarchy.consensus_themes(vectors, topic_of, theme_of_topic, seed=1)
+    assert (themes[:3] == -1).all()
+    # one theme per field, whatever the numbering
+    pairs = {(f, t) for f, t in zip(field[3:], themes[3:], strict=True)}
+    assert len(pairs) == 3 and len({t for _, t in pairs}) == 3
+    # With a graph sample smaller than the corpus, the other papers join the same themes.
+    original = hierarchy.GRAPH_SAMPLE
+    hierarchy.GRAPH_SAMPLE = 120
+    try:
+        sampled = hierarchy.consensus_themes(vectors, topic_of, theme_of_topic, seed=1)
+    finally:
+        hierarchy.GRAPH_SAMPLE = original
+    assert (sampled[:3] == -1).all()
+    assert len({(f, t) for f, t in zip(field[3:], sampled[3:], strict=True)}) == 3

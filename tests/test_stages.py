@@ -68,6 +68,24 @@ def test_reassign_outliers_respects_budget():
     assert (reassign_outliers(x, labels, 0.0) >= 0).all()
 
 
+def test_reassign_outliers_follows_the_clustered_space_when_given():
+    # Two topics; the outlier's full vector is nearer topic 1's centroid, but in the space the
+    # labels were clustered in it lies among topic 0's papers: it joins its neighbourhood.
+    x = np.array([[1, 0]] * 10 + [[0, 1]] * 10 + [[0.4, 0.6]], dtype=np.float32)
+    space = np.array([[0, 0]] * 10 + [[5, 5]] * 10 + [[0.1, 0]], dtype=np.float32)
+    space = space + np.arange(len(space))[:, None] * 1e-3  # no exact distance ties
+    labels = np.array([0] * 10 + [1] * 10 + [-1])
+    assert reassign_outliers(x, labels, 0.0)[-1] == 1
+    assert reassign_outliers(x, labels, 0.0, space)[-1] == 0
+    # The budget still holds with the space.
+    x2, truth = blobs(20, 3)
+    held = truth.copy()
+    held[::4] = -1
+    out = reassign_outliers(x2, held, 0.05, x2)
+    assert (out < 0).mean() <= 0.05
+    assert ((out == truth) | (out < 0)).all()
+
+
 def test_cluster_finds_blobs_and_is_deterministic():
     x, truth = blobs(40, 4)
     reduced = reduce_vectors(x, n_components=5, seed=1)

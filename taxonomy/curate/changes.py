@@ -5,7 +5,8 @@ Per level (themes, topics), comparing the previous run's final nodes with this r
   - merged: a node holding at least half of the papers of each of two or more previous nodes
     (nodes the user deleted are reported as removed, not as merged into their papers' new home);
   - split: a previous node at least SPLIT_SHARE of whose papers went to each of two or more
-    nodes that each came mostly (more than half) from it;
+    nodes that each came mostly (more than half) from it, or one the user split (its parts'
+    ids are its own with .1, .2, ...);
   - added / removed: ids that appear / disappear and are not part of a merge or split.
 Paper counts are node sizes. A first run lists everything as added.
 """
@@ -20,6 +21,11 @@ import numpy as np
 from taxonomy.curate.ids import NodeRecord, overlap
 
 SPLIT_SHARE = 0.2
+
+
+def _part_of(part: str, node: str) -> bool:
+    """Whether `part` is the id of a part of `node` split by the user (node.1, node.2, ...)."""
+    return part.startswith(node + ".") and part[len(node) + 1 :].isdigit()
 
 
 def _brief(node: NodeRecord) -> dict[str, Any]:
@@ -59,6 +65,11 @@ def diff_level(
             for j in range(len(current))
             if inter[i, j] > 0.5 * cur_size[j] and inter[i, j] >= SPLIT_SHARE * prev_size[i]
         ]
+        # A split by the user names its parts after the node (id.1, id.2, ...): reported as a
+        # split whatever the parts' sizes (k-means may cut off a small part).
+        named = [j for j, c in enumerate(current) if _part_of(c.id, node.id)]
+        if len(named) >= 2 and node.id not in cur_ids:
+            parts = named
         kept_id = node.id in cur_ids and node.id not in {current[j].id for j in parts}
         if len(parts) >= 2 and not kept_id:  # a node that is still here was not split
             split.append({**_brief(node), "into": [_brief(current[j]) for j in parts]})
