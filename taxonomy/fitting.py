@@ -420,7 +420,7 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     """(TopicFit for every paper, plain 2-D layout of the fitted papers): reduce and cluster
     the fitted papers; the rest of a large corpus joins the nearest topic centroid."""
     from taxonomy import cluster, nesting, placement, reduce
-    from taxonomy.stage_cache import cached_arrays
+    from taxonomy.stage_cache import cached_arrays, code_digest
 
     _lexical(work)
     cfg, vectors, sample = work.cfg, work.vectors, work.sample
@@ -437,6 +437,7 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
             spare_neighbours=nesting.NEIGHBOURS,
         )
         key = [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs]
+        key.append(code_digest())  # a result of other code is never reused
         reduced = cached_arrays(
             Path(cfg.cache_dir),
             "reduce",
@@ -486,7 +487,7 @@ def _map_layout(
     """The map layout `output.layout` asks for: the topics as islands (cached like reduce), or
     the plain 2-D UMAP `reduce` made."""
     from taxonomy import reduce
-    from taxonomy.stage_cache import cached_arrays
+    from taxonomy.stage_cache import cached_arrays, code_digest
 
     if cfg.output.layout == "umap":
         return plain
@@ -499,7 +500,7 @@ def _map_layout(
     return cached_arrays(
         Path(cfg.cache_dir),
         "layout",
-        [vectors, topic_of, plain, options, backend.reducer_name],
+        [vectors, topic_of, plain, options, backend.reducer_name, code_digest()],
         lambda: {
             "layout": reduce.island_layout(
                 vectors, topic_of, init=plain, **options, make_umap=backend.make_umap, knn=knn
