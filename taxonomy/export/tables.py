@@ -85,22 +85,26 @@ def documents_frames(
                 theme_id[i], theme_label[i] = theme.id, theme.label
     for start in range(0, max(n, 1), rows):
         papers, part = corpus.papers[start : start + rows], slice(start, start + rows)
-        yield pd.DataFrame(
-            {
-                "id": [p.id for p in papers],
-                "title": [p.title or "" for p in papers],
-                "abstract": [p.abstract for p in papers],
-                "source": [p.source for p in papers],
-                "arxiv_id": [p.arxiv_id or "" for p in papers],
-                "year_month": [p.year_month or "" for p in papers],
-                "topic_id": topic_id[part],
-                "topic_label": topic_label[part],
-                "theme_id": theme_id[part],
-                "theme_label": theme_label[part],
-                "x": [round(float(v), 5) for v in layout[part, 0]],  # export.POSITION_DECIMALS
-                "y": [round(float(v), 5) for v in layout[part, 1]],
-            }
+        text = {
+            "id": [p.id for p in papers],
+            "title": [p.title or "" for p in papers],
+            "abstract": [p.abstract for p in papers],
+            "source": [p.source for p in papers],
+            "arxiv_id": [p.arxiv_id or "" for p in papers],
+            "year_month": [p.year_month or "" for p in papers],
+            "topic_id": topic_id[part],
+            "topic_label": topic_label[part],
+            "theme_id": theme_id[part],
+            "theme_label": theme_label[part],
+        }
+        # object columns: the Python strings as they are (pandas' default string dtype copies
+        # them into Arrow, and the CSV writer copies them back)
+        frame = pd.DataFrame(
+            {name: pd.Series(values, dtype=object) for name, values in text.items()}
         )
+        frame["x"] = [round(float(v), 5) for v in layout[part, 0]]  # export.POSITION_DECIMALS
+        frame["y"] = [round(float(v), 5) for v in layout[part, 1]]
+        yield frame
 
 
 def documents_csv(frame: pd.DataFrame, *, header: bool = True) -> str:
