@@ -38,6 +38,7 @@ from taxonomy.naming import (  # noqa: F401  (re-exported: the word rules of eve
     names_nothing,
     repeats_word,
     theme_candidates,
+    within,
 )
 from taxonomy.tree import THEME, TOPIC, Taxonomy, group_centroids
 from taxonomy.vocabulary import area_names
@@ -45,8 +46,10 @@ from taxonomy.vocabulary import area_names
 PhraseEmbedder = Callable[[list[str]], np.ndarray]
 # Bumped whenever the choice of labels changes: automatic labels kept from a run made by an
 # older labeller are chosen afresh (user labels from the curation file always stay).
-LABELLER_VERSION = 4
+LABELLER_VERSION = 5
 N_CANDIDATES = 30
+# A theme's name is chosen again at most this often when it reads as another theme's.
+MAX_RENAMES = 4
 # Multi-word phrases name a topic better than single words: NGRAM_BONUS (taxonomy.naming).
 # A longer phrase containing the best one replaces it if it still covers this share of the
 # papers the best one covers ("instruction" -> "instruction following").
@@ -362,9 +365,9 @@ def _name_themes(
         embed_phrases,
         usable=lambda name: not (clashes(name, taken) or is_generic(name) or repeats_word(name)),
     )
-    for name in areas.names:
-        if name is not None:
-            taken.add(name.lower())
+    theme_names = [name for name in areas.names if name is not None]
+    for name in theme_names:
+        taken.add(name.lower())
     binary = data.counts.copy().tocsr()
     binary.data[:] = 1
     corpus_generic = np.asarray(binary.mean(axis=0)).ravel() > GENERIC_SHARE
@@ -390,17 +393,24 @@ def _name_themes(
             relevance = None
             if embed_phrases is not None and len(theme_texts):
                 relevance = _theme_relevance(centers[j], embed_phrases)
-            name = name_theme(
-                candidates,
-                data.vocab,
-                theme_texts,
-                child_labels,
-                taken,
-                relevance=relevance,
-                written=written,
-            )
+            refused: set[str] = set()  # names reading as another theme's ("Pruning")
+            name = None
+            for _ in range(MAX_RENAMES):
+                name = name_theme(
+                    candidates,
+                    data.vocab,
+                    theme_texts,
+                    child_labels,
+                    taken | refused,
+                    relevance=relevance,
+                    written=written,
+                )
+                if name is None or not within(name, theme_names):
+                    break
+                refused.add(name.lower())
             name = name or join_labels(child_labels)
             taken.add(name.lower())
+        theme_names.append(name)
         themes[j].label = name
     return [areas.scheme if name else "corpus" for name in areas.names]
 

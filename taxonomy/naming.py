@@ -124,6 +124,21 @@ def clashes(label: str, taken: Collection[str]) -> bool:
     )
 
 
+_JOINING_WORDS = frozenset("and of for in on the a an with to".split())
+
+
+def within(label: str, names: Collection[str]) -> bool:
+    """Whether `label`'s words (up to endings; joining words aside) are all among one of
+    `names`' words, or that name's all among its: "Pruning" beside "Pruning and sparsity"
+    names one theme twice."""
+    mine = set(roots(label)) - _JOINING_WORDS
+    for name in names:
+        theirs = set(roots(name)) - _JOINING_WORDS
+        if mine and theirs and (mine <= theirs or theirs <= mine):
+            return True
+    return False
+
+
 def inside(label: str) -> str:
     """A label as the second half of a name: its capital first letter lower-cased unless the
     label has other capitals ("KV cache", "Spoken Language Understanding") or is an acronym."""

@@ -130,3 +130,12 @@ def test_theme_names_cover_the_theme_and_never_copy_a_child():
     assert "speech" in theme_labels[1].lower()
     # "KV cache" keeps its capitals wherever it appears.
     assert all("kv cache" not in label for label in topic_labels + theme_labels)
+
+
+def test_a_theme_name_within_another_themes_name_reads_as_the_same_theme():
+    from taxonomy.naming import within
+
+    assert within("Pruning", ["Pruning and sparsity"])
+    assert within("Model compression and pruning", ["Pruning", "Speech"])
+    assert not within("Speech recognition", ["Speech processing"])
+    assert not within("Retrieval-augmented generation", ["Dense retrieval and reranking"])
