@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from taxonomy.keyphrases import _WORD, _neighbours, count_phrases, written_forms
+from taxonomy.keyphrases import count_phrases
+from taxonomy.phrase_search import _WORD, neighbours, written_forms
 
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
 
@@ -49,13 +50,13 @@ EDGE_TEXTS = [
 
 @pytest.mark.parametrize("phrase", ["model", "context examples", "kv cache", "cache", "in"])
 def test_neighbours_equal_text_by_text_on_edge_cases(phrase):
-    assert _neighbours(phrase, EDGE_TEXTS) == neighbours_text_by_text(phrase, EDGE_TEXTS)
+    assert neighbours(phrase, EDGE_TEXTS) == neighbours_text_by_text(phrase, EDGE_TEXTS)
     assert written_forms(phrase, EDGE_TEXTS) == forms_text_by_text(phrase, EDGE_TEXTS)
 
 
 @pytest.mark.parametrize("index_from", [10_000, 1])  # scanned whole / through the word index
 def test_neighbours_and_forms_equal_text_by_text_on_the_seeds(monkeypatch, index_from):
-    import taxonomy.keyphrases as kp
+    import taxonomy.phrase_search as kp
     from taxonomy.ingest import read_corpus
 
     monkeypatch.setattr(kp, "INDEX_MIN_TEXTS", index_from)
@@ -65,50 +66,50 @@ def test_neighbours_and_forms_equal_text_by_text_on_the_seeds(monkeypatch, index
     phrases = [str(term) for term in vocab[:: max(1, len(vocab) // 80)]]
     assert len(phrases) >= 80
     for phrase in phrases:
-        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
+        assert neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
         assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), phrase
 
 
 def test_non_ascii_texts_take_the_case_folding_search():
     texts = ["Über KV cache", "ÆON kv-cache and the kv cache", "no match here", "xkv cache"]
     for phrase in ("kv cache", "cache", "über kv"):
-        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
-        assert _neighbours(phrase, texts[2:]) == neighbours_text_by_text(phrase, texts[2:])
+        assert neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
+        assert neighbours(phrase, texts[2:]) == neighbours_text_by_text(phrase, texts[2:])
 
 
 def test_a_phrase_inside_a_longer_word_is_not_found_but_a_later_one_is():
     texts = ["ba a a", "mkv cache kv cache", "kv caches"]
     for phrase in ("a a", "kv cache"):
-        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
+        assert neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
 
 
 def test_the_word_index_of_long_lists_finds_the_same(monkeypatch):
-    import taxonomy.keyphrases as kp
+    import taxonomy.phrase_search as kp
 
     texts = [f"paper {i} on the kv cache of LLMs" if i % 7 == 0 else f"note {i}" for i in range(60)]
     texts += ["mkv cache", "don't stop", "kv-cache and kv  cache", "the cache of kv"]
     phrases = ["kv cache", "cache", "don't stop", "kv", "absent words", "of"]
-    plain = {p: (_neighbours(p, texts), written_forms(p, texts)) for p in phrases}
+    plain = {p: (neighbours(p, texts), written_forms(p, texts)) for p in phrases}
     monkeypatch.setattr(kp, "INDEX_MIN_TEXTS", 1)
     kp._NEW.clear()
     kp._AGAIN.clear()
     for phrase in phrases:
-        assert (_neighbours(phrase, texts), written_forms(phrase, texts)) == plain[phrase]
-        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
+        assert (neighbours(phrase, texts), written_forms(phrase, texts)) == plain[phrase]
+        assert neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts)
     assert kp._joined(texts).postings is not None  # the index was used
 
 
 def test_the_word_index_keeps_what_ignorecase_finds_beyond_lower_casing(monkeypatch):
-    import taxonomy.keyphrases as kp
+    import taxonomy.phrase_search as kp
 
     texts = ["the \u212av cache (Kelvin K)", "naïve kv cache", "cla\u017fs loss", "é only", "kv"]
     monkeypatch.setattr(kp, "INDEX_MIN_TEXTS", 1)
     kp._NEW.clear()
     kp._AGAIN.clear()
     for phrase in ("kv cache", "class loss", "kv", "naïve"):
-        assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
+        assert neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), phrase
         assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), phrase
-    assert _neighbours("kv cache", texts)[0] == 2
+    assert neighbours("kv cache", texts)[0] == 2
 
 
 @pytest.mark.parametrize("odd", ["", "\u017f"])  # searched lower-cased / with IGNORECASE
@@ -117,7 +118,7 @@ def test_random_texts_give_what_text_by_text_search_gives(odd):
     é): the literal scan of the lower-cased texts takes the matches the pattern takes."""
     import random
 
-    import taxonomy.keyphrases as kp
+    import taxonomy.phrase_search as kp
 
     rng = random.Random(7)
     words = ["model", "Model", "kv", "KV", "cache", "in", "a", "b", "ab", "3d", "x_y", "modèl"]
@@ -132,12 +133,12 @@ def test_random_texts_give_what_text_by_text_search_gives(odd):
         kp._NEW.clear()
         kp._AGAIN.clear()
         for phrase in phrases:
-            assert _neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), texts
+            assert neighbours(phrase, texts) == neighbours_text_by_text(phrase, texts), texts
             assert written_forms(phrase, texts) == forms_text_by_text(phrase, texts), texts
 
 
 def test_lower_casing_keeps_positions_and_classes_but_for_the_odd_letters():
-    """Why the lower-cased texts may be searched instead (keyphrases._Joined.folded)."""
+    """Why the lower-cased texts may be searched instead (phrase_search._Joined.folded)."""
     import unicodedata
 
     word, space = re.compile(r"\w"), re.compile(r"\s")
