@@ -425,7 +425,7 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     _lexical(work)
     cfg, vectors, sample = work.cfg, work.vectors, work.sample
     fit_vectors = vectors if sample is None else vectors[sample]
-    work.fit_vectors = fit_vectors  # the same array for the layout (its k-NN graph is reused)
+    work.fit_vectors = fit_vectors  # the papers the layout draws (with reduce's k-NN graph)
     n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
     with work.stages("reduce"):
         islands = cfg.output.layout != "umap"
@@ -436,12 +436,12 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
             layout_starts_islands=islands,
             spare_neighbours=nesting.NEIGHBOURS,
         )
-        key = [fit_vectors, cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs]
-        key.append(code_digest())  # a result of other code is never reused
+        settings = [cfg.reduce.model_dump(), cfg.seed, backend.reducer_name, n_runs]
         reduced = cached_arrays(
             Path(cfg.cache_dir),
             "reduce",
-            [*key, islands, "knn", nesting.NEIGHBOURS],
+            # the code too: a result of other code is never reused
+            [fit_vectors, *settings, islands, nesting.NEIGHBOURS, code_digest()],
             lambda: vars(
                 reduce.reduce_vectors(fit_vectors, **options, make_umap=backend.make_umap)
             ),

@@ -339,13 +339,15 @@ def consensus_themes(
     settled = rows[out[rows] >= 0]
     members = out[settled]
     place = np.flatnonzero((topic_of >= 0) & (out < 0))
+    shares = []  # per refinement: [kept group, its theme] share of the group's members
+    for part in parts:
+        share = np.zeros((len(kept), int(part.max()) + 1))
+        np.add.at(share, (members, part[settled]), 1.0)
+        shares.append(share / np.maximum(share.sum(axis=1, keepdims=True), 1.0))
     for start in range(0, len(place), PREDICT_BLOCK):
         block = place[start : start + PREDICT_BLOCK]
         score = np.zeros((len(block), len(kept)))
-        for part in parts:
-            share = np.zeros((len(kept), int(part.max()) + 1))
-            np.add.at(share, (members, part[settled]), 1.0)
-            share /= np.maximum(share.sum(axis=1, keepdims=True), 1.0)
+        for part, share in zip(parts, shares, strict=True):
             score += share[:, part[block]].T
         out[block] = score.argmax(axis=1)
     return out
