@@ -27,11 +27,12 @@ import platform
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from process_tree import run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -114,12 +115,12 @@ def measure(kind: str, spec: dict, numba_dir: Path) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), PYTHONPATH=str(REPO))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     cmd = [sys.executable, __file__, "--worker", kind, json.dumps(spec)]
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark run failed ({kind}):\n{proc.stderr[-4000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["process_s"] = time.perf_counter() - started  # interpreter start + imports + run
+    run = run_measured(cmd, env=env, cwd=REPO)
+    if run["returncode"] != 0:
+        raise SystemExit(f"benchmark run failed ({kind}):\n{run['stderr'][-4000:]}")
+    out = json.loads(run["stdout"].strip().splitlines()[-1])
+    out["process_s"] = run["wall_s"]  # interpreter start + imports + run
+    out["peak_rss_mb"] = run["peak_rss_mb"]  # with the background process, summed
     return out
 
 

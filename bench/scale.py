@@ -27,12 +27,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from process_tree import run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -226,20 +226,18 @@ def worker_bertopic(spec: dict) -> dict:
 
 
 def measure(kind: str, spec: dict) -> dict:
-    """Run a worker in a fresh process: its wall time and peak RSS (getrusage of the child)."""
+    """Run a worker in a fresh process: its wall time and the peak RSS of it and its children."""
     env = dict(os.environ, PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
     env.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache/numba"))
     cmd = [sys.executable, __file__, "--worker", kind, json.dumps(spec)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    out_text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{kind} run failed (status {status})")
-    out = json.loads(out_text.strip().splitlines()[-1])
-    out["process_s"] = wall
-    out["peak_rss_mb"] = usage.ru_maxrss / 1024
+    run = run_measured(cmd, env=env, cwd=REPO)
+    if run["returncode"] != 0:
+        raise SystemExit(f"{kind} run failed ({run['returncode']}):\n{run['stderr'][-4000:]}")
+    out = json.loads(run["stdout"].strip().splitlines()[-1])
+    out["process_s"] = run["wall_s"]
+    # the process and the background process it starts, summed (bench/process_tree.py)
+    out["peak_rss_mb"] = run["peak_rss_mb"]
+    out["main_peak_rss_mb"] = run["own_peak_rss_mb"]
     return out
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -160,6 +160,30 @@ def load_model(max_tokens: int, device: str = "cpu", path: str | None = None):
     return model
 
 
+_LOADED: dict[tuple[int, str, str | None], Any] = {}
+
+
+def loaded_model(max_tokens: int, device: str, path: str | None) -> Any:
+    """`load_model`, once per process (the background process keeps the model it loaded)."""
+    key = (max_tokens, device, path)
+    if key not in _LOADED:
+        _LOADED[key] = load_model(max_tokens, device, path)
+    return _LOADED[key]
+
+
+def preload_model(max_tokens: int, device: str, path: str | None) -> None:
+    """`loaded_model`, keeping the model where it is (what the background process is sent
+    first: the model itself is never sent between processes)."""
+    loaded_model(max_tokens, device, path)
+
+
+def encode_with(
+    max_tokens: int, device: str, path: str | None, texts: list[str], batch_size: int
+) -> np.ndarray:
+    """`encode` with the model `loaded_model` gives (what the background process runs)."""
+    return encode(loaded_model(max_tokens, device, path), texts, batch_size)
+
+
 def encode(model, texts: list[str], batch_size: int) -> np.ndarray:
     """Unit-length float32 vectors of `texts` with a loaded model."""
     vectors = model.encode(
@@ -195,6 +219,16 @@ class SentenceEmbedder:
         self.device = device
         self.batch_size = batch_size
         self._model = None
+        self._background: Any = None  # a taxonomy.background.Background holding the model
+
+    def load_beside(self, background: Any) -> None:
+        """Load the model in `background` (a `taxonomy.background.Background`) from now on and
+        encode there; None: back to this process. CPU only (a GPU model stays where it is)."""
+        if background is not None and (self.device != "cpu" or self._model is not None):
+            return
+        self._background = background
+        if background is not None:
+            background.submit(preload_model, self.max_tokens, self.device, self.model)
 
     def chunk(self, n_missing: int) -> int:
         # Small chunks on a CPU (a progress tick per batch); big ones keep a GPU busy.
@@ -203,6 +237,9 @@ class SentenceEmbedder:
         return max(8 * self.batch_size, n_missing // 8, 4096)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self._background is not None:
+            args = (self.max_tokens, self.device, self.model, list(texts), self.batch_size)
+            return self._background.submit(encode_with, *args)()
         if self._model is None:
             self._model = load_model(self.max_tokens, self.device, self.model)
         return encode(self._model, texts, self.batch_size)

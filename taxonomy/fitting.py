@@ -11,7 +11,8 @@ reading the configured input and writing the outputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from taxonomy.background import Background
 from taxonomy.config import Config, resolve_config
 from taxonomy.curate.edits import Edits
 from taxonomy.curate.ids import RunState
@@ -126,7 +128,7 @@ def fit(
     previous taxonomy is updated instead of refitted (`taxonomy.curate.update`); with
     `previous` alone it is refitted and its ids are kept where nodes match.
     """
-    from taxonomy import engines
+    from taxonomy import background, engines
     from taxonomy.ingest.vectors import unit_rows
 
     cfg = resolve_config(config, overrides)
@@ -145,15 +147,35 @@ def fit(
     announced = Announced(backend.embedder, stages.note, "embed")
     work.embed = _Embedding(announced, Path(cfg.cache_dir), usable=not given)
     work.model_id = "" if given else backend.embedder.model_name
-    if embeddings is None:
-        with work.stages("embed", total=len(corpus)) as tick:
-            embeddings, work.newly = work.embed(corpus.texts, tick)
-    work.embeddings = embeddings
-    if held is None or previous is None:
-        fitted, layout = _refit(work, backend)
-    else:
-        fitted, layout = _update(work, held)
-    return _finish(work, fitted, layout)
+    refit = held is None or previous is None
+    with _beside(backend, refit and len(corpus) >= background.MIN_PAPERS) as work.background:
+        if embeddings is None:
+            with work.stages("embed", total=len(corpus)) as tick:
+                embeddings, work.newly = work.embed(corpus.texts, tick)
+        work.embeddings = embeddings
+        if refit:
+            fitted, layout = _refit(work, backend)
+        else:
+            fitted, layout = _update(work, held)
+        return _finish(work, fitted, layout)
+
+
+@contextmanager
+def _beside(backend: Any, wanted: bool) -> Iterator[Background | None]:
+    """A background process for a large fit (taxonomy.background), with the sentence model
+    loading there from the start; None for a small one or an update."""
+    if not wanted:
+        yield None
+        return
+    with Background() as helper:
+        load_beside = getattr(backend.embedder, "load_beside", None)
+        if load_beside:
+            load_beside(helper)
+        try:
+            yield helper
+        finally:
+            if load_beside:
+                load_beside(None)
 
 
 @dataclass
@@ -176,6 +198,7 @@ class _Work:
     fit_record: dict[str, Any] | None = None  # None: a new fit, recorded after curation
     given: bool = False  # the user's own vectors, not the model's
     model_id: str = ""
+    background: Background | None = None  # a second process for work beside the fit
     run_info: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -186,7 +209,7 @@ class _Work:
         return texts_digest(self.corpus.texts)
 
 
-def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
+def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, Callable[[], np.ndarray]]:
     from taxonomy import hierarchy
 
     topics, plain = _fit_topics(work, backend)
@@ -207,7 +230,9 @@ def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, np.ndarray]:
     return fitted, layout
 
 
-def _update(work: _Work, held: tuple[list[str], np.ndarray]) -> tuple[Taxonomy, np.ndarray]:
+def _update(
+    work: _Work, held: tuple[list[str], np.ndarray]
+) -> tuple[Taxonomy, Callable[[], np.ndarray]]:
     from taxonomy import cluster
     from taxonomy.curate import update
 
@@ -237,7 +262,7 @@ def _update(work: _Work, held: tuple[list[str], np.ndarray]) -> tuple[Taxonomy, 
     record["added"] = int(record.get("added", 0)) + updated.summary["new_papers"]
     work.fit_record = record
     work.run_info = {"mode": "update", **updated.summary}
-    return fitted, updated.layout
+    return fitted, lambda: updated.layout
 
 
 def _seed_themes(
@@ -266,8 +291,9 @@ def _seed_themes(
     return topic_of, names
 
 
-def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
-    """Stable ids and the user's edits, labels, the state for the next run and the changes."""
+def _finish(work: _Work, fitted: Taxonomy, positions: Callable[[], np.ndarray]) -> RunResult:
+    """Stable ids and the user's edits, labels, the state for the next run and the changes;
+    `positions` gives the map layout (computed beside the labelling, in the background)."""
     from taxonomy import curate, placement
     from taxonomy.curate import update
 
@@ -303,7 +329,7 @@ def _finish(work: _Work, fitted: Taxonomy, layout: np.ndarray) -> RunResult:
         cfg,
         corpus,
         labelled,
-        layout,
+        positions(),
         state,
         changes,
         newly_embedded=work.newly,
@@ -460,20 +486,30 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     return cluster.TopicFit(topic_of, topics.min_size), reduced["layout"]
 
 
-def _place_on_map(work: _Work, backend: Any, topic_of: np.ndarray, plain: np.ndarray) -> np.ndarray:
-    """Map positions of every paper: the fitted papers' layout with the final topics (seeded
-    and nested in their themes) as islands; the rest of a large corpus among its topic's
-    most similar fitted papers (taxonomy.placement)."""
+def _place_on_map(
+    work: _Work, backend: Any, topic_of: np.ndarray, plain: np.ndarray
+) -> Callable[[], np.ndarray]:
+    """Map positions of every paper, to be had later from the returned function: the fitted
+    papers' layout with the final topics (seeded and nested in their themes) as islands,
+    computed in the background process while the main one labels (else when asked for); the
+    rest of a large corpus among its topic's most similar fitted papers (taxonomy.placement)."""
     from taxonomy import placement
 
     sample, fit_vectors = work.sample, work.fit_vectors
     fit_topics = topic_of if sample is None else topic_of[sample]
-    with work.stages("layout"):
-        fit_layout = _map_layout(fit_vectors, fit_topics, plain, work.cfg, backend, work.knn)
-    if sample is None:
-        return fit_layout
-    with work.stages("place"):
-        return placement.position_rest(work.vectors, sample, topic_of, fit_layout)
+    args = (fit_vectors, fit_topics, plain, work.cfg, backend.make_umap, work.knn)
+    helpers = work.background if backend.make_umap.name == "umap" else None  # CPU only
+    pending = helpers.submit(_map_layout, *args) if helpers else None
+
+    def positions() -> np.ndarray:
+        with work.stages("layout"):
+            fit_layout = pending() if pending else _map_layout(*args)
+        if sample is None:
+            return fit_layout
+        with work.stages("place"):
+            return placement.position_rest(work.vectors, sample, topic_of, fit_layout)
+
+    return positions
 
 
 def _map_layout(
@@ -481,7 +517,7 @@ def _map_layout(
     topic_of: np.ndarray,
     plain: np.ndarray,
     cfg: Config,
-    backend: Any,
+    make_umap: Any,
     knn: tuple | None = None,
 ) -> np.ndarray:
     """The map layout `output.layout` asks for: the topics as islands (cached like reduce), or
@@ -500,10 +536,10 @@ def _map_layout(
     return cached_arrays(
         Path(cfg.cache_dir),
         "layout",
-        [vectors, topic_of, plain, options, backend.reducer_name, code_digest()],
+        [vectors, topic_of, plain, options, make_umap.name, code_digest()],
         lambda: {
             "layout": reduce.island_layout(
-                vectors, topic_of, init=plain, **options, make_umap=backend.make_umap, knn=knn
+                vectors, topic_of, init=plain, **options, make_umap=make_umap, knn=knn
             )
         },
     )["layout"]

@@ -1,0 +1,99 @@
+"""The background process (taxonomy.background) and fits that use it."""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxonomy import background
+from taxonomy.background import Background
+
+
+def test_calls_run_in_the_helper_in_order_and_return_their_results():
+    with Background() as helper:
+        pid = helper.submit(os.getpid)
+        product = helper.submit(operator.mul, 6, 7)
+        assert product() == 42
+        assert pid() != os.getpid()  # it ran in the other process
+
+
+def test_large_calls_and_replies_in_flight_together_do_not_block():
+    # a 32 MB reply being sent while a 32 MB call is sent: both pipes full at once
+    big = np.arange(8_000_000, dtype=np.float32)
+    with Background() as helper:
+        first = helper.submit(np.negative, big)
+        second = helper.submit(np.add, big, 1.0)
+        third = helper.submit(np.multiply, big, 2.0)
+        assert np.array_equal(first(), -big)
+        assert np.array_equal(second(), big + 1.0)
+        assert np.array_equal(third(), big * 2.0)
+
+
+def test_an_error_in_the_helper_is_raised_in_the_caller():
+    with Background() as helper:
+        failed = helper.submit(math.sqrt, -1.0)
+        after = helper.submit(math.sqrt, 4.0)
+        with pytest.raises(ValueError, match="math domain error"):
+            failed()
+        assert after() == 2.0  # the helper carries on
+
+
+def test_calls_of_a_dead_helper_are_computed_here():
+    with Background() as helper:
+        assert helper.submit(os.getpid)() != os.getpid()
+        helper._process.kill()
+        helper._process.wait()
+        assert helper.submit(os.getpid)() == os.getpid()
+
+
+def test_close_cuts_a_running_call():
+    helper = Background()
+    helper.submit(time.sleep, 60)
+    started = time.monotonic()
+    helper.close()
+    assert time.monotonic() - started < 10
+    assert helper._process.poll() is not None
+
+
+def _fit(texts: list[str], vectors: np.ndarray, cache: Path):
+    from taxonomy.fitting import fit
+
+    return fit(texts, embeddings=vectors, seed=3, cache_dir=str(cache))  # each its own cache
+
+
+def test_a_fit_with_the_layout_in_the_background_equals_one_without(monkeypatch, tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 16))
+    rows = np.repeat(np.arange(4), 30)
+    vectors = centres[rows] + 0.3 * rng.normal(size=(len(rows), 16))
+    words = ["cache", "retrieval", "speech", "diffusion"]
+    texts = [f"paper {i} on {words[r]} methods and {words[r]} data" for i, r in enumerate(rows)]
+    alone = _fit(texts, vectors, tmp_path / "alone")
+    started: list[Background] = []
+    monkeypatch.setattr(background, "MIN_PAPERS", 10)
+    monkeypatch.setattr(Background, "__enter__", lambda self: started.append(self) or self)
+    beside = _fit(texts, vectors, tmp_path / "beside")
+    assert started, "the fit did not use the background process"
+    assert np.array_equal(alone.layout, beside.layout)
+    assert np.array_equal(alone.topic_of, beside.topic_of)
+    assert alone.taxonomy.labels == beside.taxonomy.labels
+
+
+@pytest.mark.slow
+def test_the_model_in_the_background_gives_the_same_vectors():
+    from taxonomy.embed import SentenceEmbedder
+
+    texts = ["KV cache compression", "retrieval-augmented generation", "speech"]
+    here = SentenceEmbedder().encode(texts)
+    embedder = SentenceEmbedder()
+    with Background() as helper:
+        embedder.load_beside(helper)
+        there = embedder.encode(texts)
+        embedder.load_beside(None)
+    assert np.array_equal(here, there)
