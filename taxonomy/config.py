@@ -124,8 +124,10 @@ class ComputeConfig(_Section):
     ray_address: str | None = None  # None starts a local Ray instance; "auto" or "ray://host:10001"
     ray_cpus: Annotated[int, Field(ge=1)] = 2  # CPUs of the local Ray instance
     # Above this many papers UMAP/HDBSCAN are fitted on a seeded sample of this size and the
-    # other papers are assigned to the fitted topics; null fits on every paper.
-    fit_sample: Annotated[int, Field(ge=100)] | None = 20_000
+    # other papers are assigned to the fitted topics; null fits on every paper. 10,000 halves
+    # the fit of 20,000 papers (docs/BENCHMARKS.md: 20k stand-in papers, arXiv-category NMI
+    # topic 0.239 -> 0.236, theme 0.274 -> 0.258, mean of 2 seeds).
+    fit_sample: Annotated[int, Field(ge=100)] | None = 10_000
 
 
 class Config(_Section):

@@ -32,7 +32,7 @@ EXACT_KNN_MAX = 30_000
 # the seeds and a 1,000-paper arXiv sample (bench/map_layout.py, docs/MAP.md).
 ISLAND_TARGET_WEIGHT = 0.1
 ISLAND_MIN_DIST = 0.3
-# Above this many papers (umap-learn's own threshold between 500 and 200 epochs) the CPU fits
+# From this many papers (umap-learn's own threshold between 500 and 200 epochs) the CPU fits
 # run fewer epochs, and the map layout starts from the clustering space (its first two
 # principal axes) instead of a spectral embedding: at 20,000 stand-in papers the layout fit
 # took 54 s -> 18 s and the share of a paper's 10 map neighbours in its topic went 0.661 ->
@@ -279,8 +279,8 @@ def reduce_vectors(
     """UMAP clustering space and 2-D map layout, plus `n_spaces - 1` further clustering spaces
     fitted with seeds seed+1, ... on the same k-NN graph (for the seed vote).
 
-    `layout_starts_islands`: the layout is only where the island layout starts. Above
-    LARGE_FIT it is then the clustering space's first two principal axes, where the 2-D fit
+    `layout_starts_islands`: the layout is only where the island layout starts. From
+    LARGE_FIT on it is then the clustering space's first two principal axes, where the 2-D fit
     would start, without that fit: the island layout from there puts 95.4 % of a paper's 10
     map neighbours in its topic, from the fitted layout 95.3 % (20,000 stand-in papers; one
     100-epoch fit, ~4 s, fewer).
@@ -304,7 +304,7 @@ def reduce_vectors(
         )
     knn = None if graph is None else first_neighbours(*graph, neighbors)
 
-    tune = n > LARGE_FIT and getattr(make_umap, "tunable", False)
+    tune = n >= LARGE_FIT and getattr(make_umap, "tunable", False)
 
     def fit(dims: int, dist: float, random_state: int, init: Any = None) -> np.ndarray:
         model = make_umap(
@@ -376,7 +376,7 @@ def island_layout(
     settings: dict[str, Any] = {"target_weight": target_weight}
     if init is not None and make_umap.name == "umap":  # umap-learn takes an array to start from
         settings["init"] = np.asarray(init, np.float64)
-        if n > LARGE_FIT and getattr(make_umap, "tunable", False):
+        if n >= LARGE_FIT and getattr(make_umap, "tunable", False):
             # started from a finished layout: 100 epochs keep 10-NN topic agreement (20,000
             # papers: 0.953 vs 0.955 with umap's 200) in half the time
             settings["n_epochs"] = LARGE_FIT_EPOCHS
