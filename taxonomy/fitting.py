@@ -148,7 +148,8 @@ def fit(
     work.embed = _Embedding(announced, Path(cfg.cache_dir), usable=not given)
     work.model_id = "" if given else backend.embedder.model_name
     refit = held is None or previous is None
-    with _beside(backend, refit and len(corpus) >= background.MIN_PAPERS) as work.background:
+    wanted = refit and len(corpus) >= background.MIN_PAPERS
+    with _beside(backend, wanted, islands=cfg.output.layout != "umap") as work.background:
         if embeddings is None:
             with work.stages("embed", total=len(corpus)) as tick:
                 embeddings, work.newly = work.embed(corpus.texts, tick)
@@ -161,9 +162,12 @@ def fit(
 
 
 @contextmanager
-def _beside(backend: Any, wanted: bool) -> Iterator[Background | None]:
+def _beside(backend: Any, wanted: bool, islands: bool) -> Iterator[Background | None]:
     """A background process for a large fit (taxonomy.background), with the sentence model
-    loading there from the start; None for a small one or an update."""
+    loading there from the start and then (`islands`) UMAP imported for the map layout it
+    will compute; None for a small fit or an update."""
+    from taxonomy import reduce
+
     if not wanted:
         yield None
         return
@@ -171,6 +175,8 @@ def _beside(backend: Any, wanted: bool) -> Iterator[Background | None]:
         load_beside = getattr(backend.embedder, "load_beside", None)
         if load_beside:
             load_beside(helper)
+        if islands and backend.make_umap.name == "umap":  # see _place_on_map
+            helper.submit(reduce.cache_umap_jit)
         try:
             yield helper
         finally:

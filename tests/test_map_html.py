@@ -3,6 +3,7 @@ and compression. The page itself is tested in headless Chromium by test_map_brow
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -202,6 +203,13 @@ def test_sampled_page_still_shortens_abstracts_to_the_budget(monkeypatch):
     assert len(abstracts) == 1000 and max(len(a) for a in abstracts) <= data["cap"]
 
 
+def _page(contents: dict) -> str:
+    """map.html of `tables_and_map`: rendered in a thread, written when published."""
+    written = io.BytesIO()
+    contents["map.html"](written)
+    return written.getvalue().decode("utf-8")
+
+
 def test_export_passes_map_points_to_the_page():
     from taxonomy.export import tables_and_map
     from taxonomy.models import Corpus, Paper, TaxonomyNode
@@ -223,9 +231,9 @@ def test_export_passes_map_points_to_the_page():
     ]  # papers 1400-1499 are unassigned
     layout = np.random.default_rng(0).normal(size=(1500, 2))
     corpus = Corpus(papers, 1500)
-    page = tables_and_map(corpus, themes, layout, map_html=True, map_points=1000)["map.html"]
+    page = _page(tables_and_map(corpus, themes, layout, map_html=True, map_points=1000))
     data = json.loads(data_blob(page))
     assert (len(data["id"]), data["total"], data["unassigned"]) == (1000, 1500, 100)
     assert [t[3] for t in data["themes"]] == [700, 700]
-    page = tables_and_map(corpus, themes, layout, map_html=True)["map.html"]
+    page = _page(tables_and_map(corpus, themes, layout, map_html=True))
     assert set(json.loads(data_blob(page))) == UNSAMPLED_KEYS  # default cap: 100,000
