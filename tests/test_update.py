@@ -126,6 +126,32 @@ def test_changed_fit_settings_or_refit_flag_fit_afresh_and_say_why(tmp_path):
     assert label_only.changes["run"]["mode"] == "update"  # labels are chosen on every run anyway
 
 
+def test_a_fit_sample_above_the_corpus_size_does_not_refit(tmp_path):
+    from taxonomy.curate.update import FORMER_FIT_SAMPLE, _digest
+
+    rows, out = corpus(), tmp_path / "out"
+    run(setup(tmp_path, rows), out=out)
+    larger = run(setup(tmp_path, rows, compute={"fit_sample": 5000}), out=out)
+    assert larger.changes["run"]["mode"] == "update"  # every paper is fitted either way
+    # a state written when the default was 20,000 held that setting's own hash
+    state = json.loads((out / "state.json").read_text())
+    state["fit"]["settings"]["fit_sample"] = _digest(FORMER_FIT_SAMPLE)
+    (out / "state.json").write_text(json.dumps(state))
+    assert run(setup(tmp_path, rows), out=out).changes["run"]["mode"] == "update"
+
+
+def test_fit_sample_counts_where_it_is_below_the_corpus_size():
+    from taxonomy.config import resolve_config
+    from taxonomy.curate.update import fit_settings
+
+    def sample_hash(fit_sample: int | None, papers: int) -> str:
+        cfg = resolve_config(None, {"compute.fit_sample": fit_sample})
+        return fit_settings(cfg, papers)["fit_sample"]
+
+    assert sample_hash(5000, 461) == sample_hash(10_000, 461) == sample_hash(None, 461)
+    assert sample_hash(5000, 20_000) != sample_hash(10_000, 20_000) != sample_hash(None, 20_000)
+
+
 EDITS = st.lists(
     st.sampled_from(["rename", "delete", "merge", "exclude", "add", "drop"]), max_size=3
 )

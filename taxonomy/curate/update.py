@@ -36,20 +36,29 @@ NEW_SHARE = 0.5  # an emerging topic is at least this share papers new to this r
 MIN_KEPT_SHARE = 0.5  # fewer papers of the previous run than this share: refit
 
 
-def fit_settings(cfg: Any) -> dict[str, str]:
-    """A short hash per settings group the fit depends on."""
+# Before 2026-12-02 the default fit_sample was 20,000 and states hold the hash of the setting
+# itself; for a corpus no larger than both, the fit was the same (every paper fitted).
+FORMER_FIT_SAMPLE = 20_000
+
+
+def fit_settings(cfg: Any, papers: int) -> dict[str, str]:
+    """A short hash per settings group the fit of `papers` papers depends on. `fit_sample`
+    counts only where it is below the corpus size (else every paper is fitted, whatever it
+    is): a new default sample size does not refit a smaller corpus."""
+    sample = cfg.compute.fit_sample
     groups = {
         "embed": cfg.embed.model_dump(exclude={"batch_size"}),
         "reduce": cfg.reduce.model_dump(),
         "cluster": cfg.cluster.model_dump(),
         "hierarchy": cfg.hierarchy.model_dump(),
         "seed": cfg.seed,
-        "fit_sample": cfg.compute.fit_sample,
+        "fit_sample": sample if sample is not None and papers > sample else None,
     }
-    return {
-        name: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
-        for name, value in groups.items()
-    }
+    return {name: _digest(value) for name, value in groups.items()}
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def refit_reason(
@@ -68,7 +77,11 @@ def refit_reason(
     held = previous.fit.get("settings") if previous.fit else None
     if not held or not previous.raw_topics or held_papers is None:
         return "the previous run holds no fit to update (made by an older version)"
-    changed = [name for name, value in fit_settings(cfg).items() if held.get(name) != value]
+    fitted = int(previous.fit.get("papers", len(paper_ids)))
+    current = fit_settings(cfg, fitted)
+    if held.get("fit_sample") == _digest(FORMER_FIT_SAMPLE) and fitted <= FORMER_FIT_SAMPLE:
+        held = {**held, "fit_sample": _digest(None)}  # a state from before: every paper fitted
+    changed = [name for name, value in current.items() if held.get(name) != value]
     if changed:
         return "settings the fit depends on changed: " + ", ".join(changed)
     kept = len(set(held_papers) & set(paper_ids))
@@ -164,7 +177,7 @@ def nearest_theme(
 def fit_record(cfg: Any, raw_topics: list[NodeRecord], papers: int) -> dict[str, object]:
     """What a full fit leaves for later updates to compare against."""
     sizes = {node.id: len(node.members) for node in raw_topics}
-    return {"settings": fit_settings(cfg), "papers": papers, "sizes": sizes, "added": 0}
+    return {"settings": fit_settings(cfg, papers), "papers": papers, "sizes": sizes, "added": 0}
 
 
 def drift(
