@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -364,10 +364,14 @@ def _roll_back(out_dir: Path, done: list[str], kept: dict[str, Path], targets: d
     fsync_dir(out_dir)
 
 
-def publish(out_dir: Path, contents: Mapping[str, Body]) -> dict[str, Path]:
+def publish(
+    out_dir: Path, contents: Mapping[str, Body], last: Sequence[str] = ()
+) -> dict[str, Path]:
     """Replace the files `contents` names in `out_dir` as one set (see the module docstring).
 
     Each file is given as bytes or as a function writing it into a binary file (`Body`).
+    Files are written in the order of their names, those named in `last` after the others (a
+    body still being computed elsewhere, so the others are written meanwhile).
 
     Returns {name: path}. Files in `out_dir` that `contents` does not name are left alone and
     keep their manifest entries (`taxonomy assign` rewrites only documents.csv and map.html).
@@ -380,8 +384,9 @@ def publish(out_dir: Path, contents: Mapping[str, Body]) -> dict[str, Path]:
             raise TaxonomyError(
                 f"{name}: a folder is in the way of this output file; move it away", path=out_dir
             )
+    order = sorted(contents, key=lambda name: (name in last, name))
     with locked(out_dir, wait=PUBLISH_WAIT):
-        _publish_locked(out_dir, contents, targets)
+        _publish_locked(out_dir, {name: contents[name] for name in order}, targets)
     return targets
 
 
@@ -405,7 +410,7 @@ def _stage(
     step = "the outputs"
     try:
         written = {}
-        for name in sorted(contents):
+        for name in contents:  # in publish's order
             step = name
             written[name] = _write_file(staging / name, contents[name])
         fsync_dir(staging)
@@ -441,7 +446,7 @@ def _swap(
     step = MANIFEST
     try:
         (out_dir / MANIFEST).unlink(missing_ok=True)
-        for name in sorted(contents):
+        for name in contents:  # in publish's order
             step = name
             _rename(staging / name, targets[name])
             done.append(name)

@@ -240,12 +240,13 @@ def figure_files(
 
 def publish_outputs(out: Path, contents: Mapping[str, Content]) -> dict[str, Path]:
     """Swap `contents` ({file name: text, bytes or a writing function}) into `out` as one set;
-    returns {kind: path}."""
+    returns {kind: path}. map.html is written last: its page is still being rendered in a
+    thread (`tables_and_map`) while the other files are written."""
     data = {
         name: body.encode("utf-8") if isinstance(body, str) else body
         for name, body in contents.items()
     }
-    paths = publish(out, data)
+    paths = publish(out, data, last=("map.html",))
     return {KINDS.get(name, name): path for name, path in paths.items()}
 
 
