@@ -2,8 +2,9 @@
 
     python bench/run_all.py [--sizes 10000,25000,50000,74723] [--skip-seeds] [--skip-arxiv]
 
-Every measured run is its own Python process (`--worker`), so its peak RSS
-(`resource.getrusage`) is its own and nothing is shared through memory:
+Every measured run is its own Python process (`--worker`); its peak RSS is the peak of the
+summed resident memory of that process and any it starts (bench/process_tree.py: a refit of
+5,000 papers or more runs part of its work in a background process):
 - seeds, cold: a fresh cache folder (embeddings, stage results and numba's compiled code);
 - seeds, warm: the same command again (everything cached);
 - seeds, from cached embeddings: stage results cleared, embeddings and compiled code kept;
@@ -278,7 +279,7 @@ def report(
         "shared with other jobs, so wall times are pessimistic; compare rows within one run.",
         "Command: `make bench` (`python bench/run_all.py`). Seconds per stage from the pipeline's "
         "own timers; `process s` adds interpreter start and imports; peak RSS from "
-        "`getrusage` in the run's own process.",
+        "the run's process and its background process, summed (bench/process_tree.py).",
         "",
     ]
     if seeds:

@@ -154,6 +154,8 @@ def fit(
             with work.stages("embed", total=len(corpus)) as tick:
                 embeddings, work.newly = work.embed(corpus.texts, tick)
         work.embeddings = embeddings
+        if work.background is not None:
+            _count_phrases_ahead(work)
         if refit:
             fitted, layout = _refit(work, backend)
         else:
@@ -205,6 +207,7 @@ class _Work:
     given: bool = False  # the user's own vectors, not the model's
     model_id: str = ""
     background: Background | None = None  # a second process for work beside the fit
+    counted: tuple | None = None  # the label sample's phrase counts, counted there
     run_info: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -367,6 +370,7 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
             sample=sample,
             embed_phrases=embed_phrases,
             vocabulary=cfg.hierarchy.vocabulary,
+            counted=work.counted,
         )
         return {
             "labels": labelled.labels,
@@ -400,6 +404,23 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
         named_by=kept_sources(result["named_by"], curated.preset_labels, work.previous),
     )
     return labelled, result["auto"]
+
+
+def _count_phrases_ahead(work: _Work) -> None:
+    """The label stage's phrase counts of its sample, counted in the background process while
+    the main one fits (its papers do not depend on the topics unless a topic is thin)."""
+    from taxonomy import keyphrases, label
+    from taxonomy.placement import sample_indices
+
+    texts = work.corpus.texts
+    rows = label.sample_rows(
+        sample_indices(len(texts), label.LABEL_SAMPLE, work.cfg.seed), len(texts)
+    )
+    assert work.background is not None
+    pending = work.background.submit(
+        keyphrases.count_phrases, [texts[i] for i in rows], work.cfg.label.max_ngram
+    )
+    work.counted = (rows, pending)
 
 
 def _file_digest(setting: str) -> str:

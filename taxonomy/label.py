@@ -315,6 +315,12 @@ def label_rows(
     return np.flatnonzero(in_sample | np.isin(topic_of, thin))
 
 
+def sample_rows(sample: np.ndarray | None, n_papers: int) -> np.ndarray:
+    """The rows `label_rows` gives when no topic is thin (the usual case): known before the
+    topics are, so their phrases can be counted ahead (in the background process)."""
+    return label_rows(sample, np.full(n_papers, -1, np.int64))
+
+
 def _settle(
     labels: list[GroupLabel], ids: Sequence[str], preset: dict[str, str], fixed: Mapping[str, str]
 ) -> dict[str, str]:
@@ -447,6 +453,7 @@ def label_taxonomy(
     sample: np.ndarray | None = None,
     embed_phrases: PhraseEmbedder | None = None,
     vocabulary: str = "auto",
+    counted: tuple[np.ndarray, Callable[[], tuple[sparse.csr_matrix, np.ndarray]]] | None = None,
 ) -> tuple[Taxonomy, dict[str, str]]:
     """(the taxonomy with labels, keywords, representatives and who named each theme;
     automatic label by node id).
@@ -454,11 +461,16 @@ def label_taxonomy(
     `preset` labels (the user's, kept ones) are used as they are; `fixed` are the user's own,
     whose nodes keep the automatic label chosen here for the record. Themes are named from
     the reference scheme `vocabulary` where it matches them clearly (taxonomy.vocabulary),
-    else from the phrases that cover them (taxonomy.naming.name_theme).
+    else from the phrases that cover them (taxonomy.naming.name_theme). `counted`: (rows,
+    a function giving `count_phrases` of their texts), counted ahead; used when they are the
+    rows labelled here.
     """
     rows = label_rows(sample, taxonomy.topic_of)
     row_texts = [texts[i] for i in rows]
-    counts, vocab = count_phrases(row_texts, settings.max_ngram)
+    if counted is not None and np.array_equal(counted[0], rows):
+        counts, vocab = counted[1]()
+    else:
+        counts, vocab = count_phrases(row_texts, settings.max_ngram)
     common = dict(
         counts=counts,
         vocab=vocab,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taxonomy import background
+from taxonomy import background, keyphrases, label
 from taxonomy.background import Background
 
 
@@ -67,7 +67,7 @@ def _fit(texts: list[str], vectors: np.ndarray, cache: Path):
     return fit(texts, embeddings=vectors, seed=3, cache_dir=str(cache))  # each its own cache
 
 
-def test_a_fit_with_the_layout_in_the_background_equals_one_without(monkeypatch, tmp_path):
+def test_a_fit_with_work_in_the_background_equals_one_without(monkeypatch, tmp_path):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 16))
     rows = np.repeat(np.arange(4), 30)
@@ -78,8 +78,16 @@ def test_a_fit_with_the_layout_in_the_background_equals_one_without(monkeypatch,
     started: list[Background] = []
     monkeypatch.setattr(background, "MIN_PAPERS", 10)
     monkeypatch.setattr(Background, "__enter__", lambda self: started.append(self) or self)
+    counted_here: list[int] = []
+
+    def count_phrases(texts: list[str], max_ngram: int):  # in this process only
+        counted_here.append(len(texts))
+        return keyphrases.count_phrases(texts, max_ngram)
+
+    monkeypatch.setattr(label, "count_phrases", count_phrases)
     beside = _fit(texts, vectors, tmp_path / "beside")
     assert started, "the fit did not use the background process"
+    assert counted_here == [], "the label phrases were not counted in the background"
     assert np.array_equal(alone.layout, beside.layout)
     assert np.array_equal(alone.topic_of, beside.topic_of)
     assert alone.taxonomy.labels == beside.taxonomy.labels
