@@ -16,6 +16,7 @@ submission. If the process dies, calls still pending are computed in the main pr
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -50,12 +51,17 @@ class Background:
         self._receive = Connection(from_child_r, writable=False)
         self._sent = 0
         self._calls: dict[int, tuple[Callable[..., Any], tuple, dict]] = {}
-        # Replies are read as they come by a thread of their own: a large call being sent while
-        # the helper sends a large reply would otherwise block both processes on full pipes.
+        # Calls are sent and replies read by threads of their own: a large call waits in the
+        # pipe until the helper has finished the calls before it (`submit` must not wait with
+        # it), and a large call being sent while the helper sends a large reply would otherwise
+        # block both processes on full pipes.
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._results: dict[int, tuple[bool, Any]] = {}
         self._arrived = threading.Condition()
         self._lost = False
+        self._sender = threading.Thread(target=self._send_calls, daemon=True)
         self._reader = threading.Thread(target=self._read_replies, daemon=True)
+        self._sender.start()
         self._reader.start()
 
     def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
@@ -64,12 +70,16 @@ class Background:
         call_id = self._sent
         self._sent += 1
         self._calls[call_id] = (func, args, kwargs)
-        if not self._lost:
+        self._outbox.put((call_id, func, args, kwargs))
+        return lambda: self._result(call_id)
+
+    def _send_calls(self) -> None:
+        while (call := self._outbox.get()) is not None:
             try:
-                self._send.send((call_id, func, args, kwargs))
+                self._send.send(call)
             except _LOST:
                 self._mark_lost()
-        return lambda: self._result(call_id)
+                return
 
     def _read_replies(self) -> None:
         while True:
@@ -101,11 +111,13 @@ class Background:
 
     def close(self) -> None:
         """Stop the helper (a call still running, e.g. a model load nobody needed, is cut)."""
-        self._send.close()
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        self._reader.join()  # it sees the end of the pipe once the helper is gone
+        self._outbox.put(None)
+        self._sender.join()  # a call being sent fails once the helper is gone
+        self._reader.join()  # and the replies end
+        self._send.close()
         self._receive.close()
 
     def __enter__(self) -> Background:

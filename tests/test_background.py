@@ -35,6 +35,17 @@ def test_large_calls_and_replies_in_flight_together_do_not_block():
         assert np.array_equal(third(), big * 2.0)
 
 
+def test_submitting_a_large_call_does_not_wait_for_a_busy_helper():
+    big = np.arange(8_000_000, dtype=np.float32)  # 32 MB: far more than a pipe holds
+    with Background() as helper:
+        busy = helper.submit(time.sleep, 3)
+        started = time.monotonic()
+        negated = helper.submit(np.negative, big)
+        assert time.monotonic() - started < 2  # sent by the helper's sender thread
+        busy()
+        assert np.array_equal(negated(), -big)
+
+
 def test_an_error_in_the_helper_is_raised_in_the_caller():
     with Background() as helper:
         failed = helper.submit(math.sqrt, -1.0)
