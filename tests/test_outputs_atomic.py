@@ -30,19 +30,20 @@ from tests.helpers import fake_embed
 REPO = Path(__file__).resolve().parents[1]
 HELPER = "tests.helpers.fake_embed"
 OUTPUTS = ("documents.csv", "map.html", "taxonomy.yaml")
-# Everything a run writes, in the (sorted) order publish stages and renames it.
+# Everything a run writes, in the order publish stages and renames it: sorted, map.html last
+# (its page is rendered while the others are written: `publish(last=...)`).
 ALL_FILES = (
     "changes.json",
     "changes.md",
     "documents.csv",
     "documents.parquet",
-    "map.html",
     "map.png",
     "map.svg",
     "papers.bib",
     "papers.ris",
     "state.json",
     "taxonomy.yaml",
+    "map.html",
 )
 # Written too unless output.report is off (the swap tests turn it off: without months in their
 # input, trends.csv is the same header in both versions, so it cannot tell old from new).
