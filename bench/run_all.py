@@ -4,7 +4,7 @@
 
 Every measured run is its own Python process (`--worker`); its peak RSS is the peak of the
 summed resident memory of that process and any it starts (bench/process_tree.py: a refit of
-5,000 papers or more runs part of its work in a background process):
+1,000 papers or more runs part of its work in a background process):
 - seeds, cold: a fresh cache folder (embeddings, stage results and numba's compiled code);
 - seeds, warm: the same command again (everything cached);
 - seeds, from cached embeddings: stage results cleared, embeddings and compiled code kept;

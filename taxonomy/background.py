@@ -24,9 +24,10 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-# Below this many papers a fit is seconds; a second process (~0.2 s to start, the model's and
-# UMAP's imports again) would not pay for itself.
-MIN_PAPERS = 5_000
+# Below this many papers a fit is a few seconds; a second process (~0.2 s to start, the
+# model's and UMAP's imports again) would not pay for itself. From 1,000 papers on the model's
+# load (~6 s) alone is as long as the reduce stage it overlaps.
+MIN_PAPERS = 1_000
 
 _LOST = (EOFError, OSError, BrokenPipeError)
 
