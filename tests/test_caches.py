@@ -255,7 +255,9 @@ def test_killed_run_resumes_without_re_embedding(tmp_path):
     )
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO)
     deadline = time.monotonic() + 120
-    while len(_shards(tmp_path)) < 2 and time.monotonic() < deadline:  # 2 checkpoints written
+    # 2 checkpoints written: a shard is listed once its keys file is (the vectors go first)
+    folder = tmp_path / f"{MODEL}-256"
+    while len(list(folder.glob("shard-*.keys.npy"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
