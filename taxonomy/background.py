@@ -81,6 +81,10 @@ class Background:
             except _LOST:
                 self._mark_lost()
                 return
+            except Exception as exc:  # cannot be pickled (a lambda): its caller gets the error
+                with self._arrived:
+                    self._results[call[0]] = (False, exc)
+                    self._arrived.notify_all()
 
     def _read_replies(self) -> None:
         while True:

@@ -55,6 +55,15 @@ def test_an_error_in_the_helper_is_raised_in_the_caller():
         assert after() == 2.0  # the helper carries on
 
 
+def test_a_call_that_cannot_be_sent_raises_and_the_next_ones_run():
+    with Background() as helper:
+        unsendable = helper.submit(lambda: 1)
+        after = helper.submit(operator.add, 1, 2)
+        with pytest.raises(Exception, match="lambda|pickle"):
+            unsendable()
+        assert after() == 3
+
+
 def test_calls_of_a_dead_helper_are_computed_here():
     with Background() as helper:
         assert helper.submit(os.getpid)() != os.getpid()
