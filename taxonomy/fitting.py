@@ -217,6 +217,15 @@ class _Work:
 
         return texts_digest(self.corpus.texts)
 
+    @cached_property
+    def label_sample(self) -> np.ndarray | None:
+        """The papers the label stage reads (at most label.LABEL_SAMPLE; None: all), known
+        before the topics, so the background process can count their phrases ahead."""
+        from taxonomy import label
+        from taxonomy.placement import sample_indices
+
+        return sample_indices(len(self.corpus.texts), label.LABEL_SAMPLE, self.cfg.seed)
+
 
 def _refit(work: _Work, backend: Any) -> tuple[Taxonomy, Callable[[], np.ndarray]]:
     from taxonomy import hierarchy
@@ -351,12 +360,11 @@ def _label(work: _Work, curated: Any) -> tuple[Taxonomy, dict[str, str]]:
     spends most of its time here otherwise: phrase completion scans the texts)."""
     from taxonomy import label
     from taxonomy.curate import kept_sources
-    from taxonomy.placement import sample_indices
     from taxonomy.stage_cache import cached_json, code_digest
 
     taxonomy, cfg, texts = curated.taxonomy, work.cfg, work.corpus.texts
     embed_phrases = work.embed.phrases()
-    sample = sample_indices(len(texts), label.LABEL_SAMPLE, cfg.seed)
+    sample = work.label_sample
 
     def compute() -> dict[str, Any]:
         labelled, auto = label.label_taxonomy(
@@ -410,12 +418,9 @@ def _count_phrases_ahead(work: _Work) -> None:
     """The label stage's phrase counts of its sample, counted in the background process while
     the main one fits (its papers do not depend on the topics unless a topic is thin)."""
     from taxonomy import keyphrases, label
-    from taxonomy.placement import sample_indices
 
     texts = work.corpus.texts
-    rows = label.sample_rows(
-        sample_indices(len(texts), label.LABEL_SAMPLE, work.cfg.seed), len(texts)
-    )
+    rows = label.sample_rows(work.label_sample, len(texts))
     assert work.background is not None
     pending = work.background.submit(
         keyphrases.count_phrases, [texts[i] for i in rows], work.cfg.label.max_ngram
