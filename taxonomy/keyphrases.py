@@ -310,7 +310,7 @@ def modifier_share(phrase: str, texts: list[str]) -> float:
 
 # Words that stand before a verb far more often than before a noun ("we discuss", "to perform").
 VERB_CUES = frozenset(
-    "we they it can could will would may might must should to also which that".split()
+    "i you he she we they it can could will would may might must should to also which that".split()
 )
 
 

@@ -22,7 +22,6 @@ from taxonomy.keyphrases import (
     class_tfidf,
     complete_phrase,
     count_phrases,
-    modifier_share,
     surface_form,
 )
 from taxonomy.naming import (  # noqa: F401  (re-exported: the word rules of every label)
@@ -34,6 +33,7 @@ from taxonomy.naming import (  # noqa: F401  (re-exported: the word rules of eve
     is_generic,
     join_labels,
     label_key,
+    modifies,
     name_theme,
     names_nothing,
     repeats_word,
@@ -281,7 +281,7 @@ def _unique_label(
             not clashes(label, taken)
             and not is_generic(label)
             and not repeats_word(label)
-            and (" " in forms[-1] or modifier_share(forms[-1], sample) < MODIFIER_FOLLOWED)
+            and not modifies(forms[-1], sample)
         ):
             return label
     for form in forms:  # only generic phrases are free: the best of them

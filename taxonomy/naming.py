@@ -27,14 +27,24 @@ from taxonomy.keyphrases import (
 MIN_GROUP_SHARE = 0.15  # a label phrase must occur in at least this share of the group's papers
 # Multi-word phrases name a topic better than single words ("code generation" vs "constraints").
 NGRAM_BONUS = {1: 1.0, 2: 1.3, 3: 1.4}
-# A theme of several topics is named by one phrase if it covers this share of it (the mean of
-# the share of its papers using the phrase and the share in topics where TOPIC_COVER of the
-# papers use it).
-THEME_COVER = 0.35
-# Below THEME_COVER, a multi-word phrase still names the theme alone if it covers this share
-# and no pair of phrases covers PAIR_GAIN more of the theme's papers: a join is the last resort.
-PART_COVER = 0.2
+# Theme names weigh coverage against distinctiveness, so their bonus is smaller.
+THEME_NGRAM_BONUS = {1: 1.0, 2: 1.15, 3: 1.2}
+# A theme of several topics is named by one phrase if this share of its papers use it.
+THEME_SHARE = 0.3
+# Below THEME_SHARE, a multi-word phrase still names the theme alone if this share of its
+# papers use it and no pair of phrases covers PAIR_GAIN more of them: a join is the last resort.
+PART_SHARE = 0.15
 PAIR_GAIN = 0.2
+# A phrase names a theme (alone or as half of a join) only if a paper using it is at least this
+# many times likelier to be in the theme than a paper picked at random ("think" is not).
+MIN_LIFT = 2.0
+# Rule 1 of name_theme looks this far down the ranking (further down, a phrase used by enough
+# papers is a word of the field's prose: "rate" for wireless channels).
+NAME_POOL = 3
+# A topic's label grows into a theme's name ("Attention" -> "Attention mechanisms") when it
+# covers this share of the theme (TOPIC_COVER: the share of a topic's papers that makes a
+# phrase the topic's).
+THEME_COVER = 0.35
 TOPIC_COVER = 0.25
 # A phrase followed by a content word in at least this share of its uses modifies the
 # subject instead of naming it ("Computational", "Clinical" of "clinical notes").
@@ -47,6 +57,14 @@ N_NAME_CANDIDATES = 90
 ROOT = 6
 ADJECTIVE_ENDINGS = ("ive", "ous", "ful", "less", "able", "ible")
 MODIFIER_WORDS = {"based", "aware", "level", "driven", "oriented", "free", "wise"}
+# Sentence adverbs open a sentence of any subject ("Finally, we ..."), greetings a post, and
+# praise words qualify any subject ("High-performing code").
+DISCOURSE_WORDS = frozenset(
+    """finally additionally furthermore moreover however recently specifically notably
+    importantly overall consequently conversely thus therefore hence meanwhile subsequently
+    ultimately interestingly surprisingly unfortunately currently typically cheers thanks
+    regards hi hello high-performing comprehensive novel promising powerful""".split()
+)
 # Alone, these name a field or a property shared by whole corpora, not one topic ("AI",
 # "Image", "Survey"), or the scaffolding of a paper ("Overview", "Documents"): they may be
 # keywords, and a longer phrase containing them may be a label ("Image generation"), but not a
@@ -69,15 +87,27 @@ GENERIC_LABELS = frozenset(
     corpora, corpu, content, response, example, step, output, input, interaction, scenario,
     setting, simulation, tool, communication, computation, process, signal, structure,
     modeling, modelling, code, coding, classification, detection, discovery, matching, evaluate,
+    future research, future research direction, future direction, future work, direction,
+    challenge, opportunity, limitation, finding, insight, strategy, outcome, cost, resource,
+    downstream task, pre trained model, training data, benchmark dataset, sample, end,
+    people, person, thing, way, time, year, list, question, post, article, idea, reason, fact,
+    number, part, group, point, case, lot,
     """.split(",")
     if item.strip()
 )
 
 
 def label_key(label: str) -> str:
-    """Lower-case words without plural 's' or possessive ("God's" -> "god")."""
+    """Lower-case words without plural 's' or possessive ("God's" -> "god", "strategies" ->
+    "strategy")."""
     words = re.findall(r"[a-z0-9]+", label.lower().replace("'s", ""))
-    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
+    return " ".join(_singular(w) for w in words)
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4 and word not in ("series", "species"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
 def is_generic(label: str) -> bool:
@@ -87,14 +117,25 @@ def is_generic(label: str) -> bool:
 
 def names_nothing(phrase: str) -> bool:
     """Whether a (lower-case, space-separated) phrase is an adjective, a lone participle
-    ("trained", "proposed") or ends in a modifier."""
+    ("trained", "proposed"), ends in a modifier, opens with one (the tail of a hyphenated
+    word) or opens with a sentence adverb."""
     words = phrase.split()
     if not words:
         return True
-    if words[-1] in MODIFIER_WORDS:
+    opening = phrase.replace("-", " ").split()
+    # "level code" is the tail of "high-level code"
+    if words[-1] in MODIFIER_WORDS or opening[0] in MODIFIER_WORDS:
+        return True
+    if {opening[0], "-".join(opening[:2])} & DISCOURSE_WORDS:
         return True
     lone = words[0] if len(words) == 1 else ""
     return len(lone) > 5 and (lone.endswith(ADJECTIVE_ENDINGS) or lone.endswith("ed"))
+
+
+def modifies(form: str, sample: list[str]) -> bool:
+    """Whether a single word is followed by a content word in most of its uses in `sample`
+    ("clinical" of "clinical notes"): it modifies a subject rather than naming one."""
+    return " " not in form and modifier_share(form, sample) >= MODIFIER_FOLLOWED
 
 
 def roots(label: str) -> list[str]:
@@ -200,6 +241,12 @@ class ThemeCandidate:
     coverage: float  # share of the theme's papers using it, averaged with topic coverage
     papers: np.ndarray  # bool per theme paper: uses the term
     score: float
+    lift: float  # P(theme | a paper uses it) / P(theme): 1 for a word every theme uses alike
+
+    @property
+    def share(self) -> float:
+        """The share of the theme's papers using the phrase."""
+        return float(self.papers.mean())
 
 
 def theme_candidates(
@@ -211,12 +258,15 @@ def theme_candidates(
     corpus_generic: np.ndarray,
     vocab: np.ndarray,
 ) -> list[ThemeCandidate]:
-    """The theme's candidate phrases scored by coverage x distinctiveness, best first.
+    """The theme's candidate phrases scored as a description of the theme, best first.
 
-    coverage: the mean of (share of the theme's papers using the phrase) and (share of the
-    theme's papers in topics where at least TOPIC_COVER of the papers use it), so a phrase
-    of every topic beats one of the largest topic; distinctiveness: the share of the phrase's
-    users (assigned papers) that are in this theme, so a phrase of every theme loses.
+    score: the harmonic mean of the share of the theme's papers using the phrase (how much of
+    the theme it names) and the share of the phrase's users (assigned papers) in the theme
+    (how much it names only this theme), so neither a rare exact phrase ("high-performing
+    student models", 3 papers) nor a word of every theme ("think") wins; multi-word phrases get
+    a small bonus. coverage: the mean of the paper share and the share of the theme's papers
+    in topics where at least TOPIC_COVER of the papers use it (a phrase of every topic beats
+    one of the largest topic), used to grow a name from a topic's label.
     """
     inside_theme = theme_of_row == theme
     assigned = theme_of_row >= 0
@@ -229,17 +279,18 @@ def theme_candidates(
     n_in = int(inside_theme.sum())
     share = used_in / n_in
     distinct = used_in / np.maximum(used_all, 1)
+    lift = distinct / (n_in / max(int(assigned.sum()), 1))
     topic_cover = np.zeros(len(cols))
     for t in np.unique(topic_of_row[inside_theme & (topic_of_row >= 0)]):
         rows = topic_of_row == t
         topic_share = np.asarray(sub[rows].mean(axis=0)).ravel()
         topic_cover += (topic_share >= TOPIC_COVER) * rows.sum() / n_in
     coverage = 0.5 * (share + topic_cover)
-    bonus = np.array([NGRAM_BONUS.get(1 + int(s.count(" ")), 1.2) for s in vocab[cols]])
-    score = coverage * distinct * bonus
+    bonus = np.array([THEME_NGRAM_BONUS.get(1 + int(s.count(" ")), 1.2) for s in vocab[cols]])
+    score = 2 * share * distinct / np.maximum(share + distinct, 1e-12) * bonus
     dense = sub[inside_theme].toarray() > 0
     out = [
-        ThemeCandidate(int(c), float(coverage[i]), dense[:, i], float(score[i]))
+        ThemeCandidate(int(c), float(coverage[i]), dense[:, i], float(score[i]), float(lift[i]))
         for i, c in enumerate(cols)
         if used_in[i] > 0 and not corpus_generic[c]
     ]
@@ -277,7 +328,7 @@ def _options(
         if (
             len(key.split()) > MAX_THEME_WORDS
             or names_nothing(key)
-            or (" " not in form and modifier_share(form, sample) >= MODIFIER_FOLLOWED)
+            or modifies(form, sample)
             or (" " not in form and verb_share(form, sample) >= VERB_PRECEDED)
             or is_generic(label)
             or repeats_word(label)
@@ -347,10 +398,12 @@ def name_theme(
     written: list[str] | None = None,
 ) -> str | None:
     """A name for a theme of several topics, in this order of preference:
-    1. the best phrase (not a topic's label) covering at least THEME_COVER of the theme;
+    1. one of the NAME_POOL best phrases (not a topic's label) used by THEME_SHARE of the
+       theme's papers;
     2. a longer phrase grown from a topic label that covers the theme ("Attention mechanisms");
-    3. the best multi-word phrase covering PART_COVER, unless two phrases cover much more;
+    3. the best multi-word phrase used by PART_SHARE, unless two phrases cover much more;
     4. the last resort: two phrases with no word in common ("Speech & image generation").
+    Except in the very last fallback every phrase must be distinctive (MIN_LIFT).
     Never a generic word, a name that repeats a word or one already taken. None when nothing
     qualifies (the caller falls back on the children's labels).
 
@@ -360,17 +413,20 @@ def name_theme(
         _options(candidates, vocab, texts[:300], child_labels, taken), relevance
     )
     own = [o for o in options if not o.child]
-    if own and own[0].cand.coverage >= THEME_COVER:
-        return own[0].label
+    telling = [o for o in own if o.cand.lift >= MIN_LIFT]
+    whole = next((o for o in telling[:NAME_POOL] if o.cand.share >= THEME_SHARE), None)
+    if whole is not None:
+        return whole.label
     grown = _grown_from_child(options)
     if grown is not None:
         return grown.label
     if not own:
         return None
-    pair = _best_pair(own)
-    part = next((o for o in own if " " in o.form and o.cand.coverage >= PART_COVER), None)
-    if part is not None and (pair is None or pair[1] < part.cand.papers.mean() + PAIR_GAIN):
+    pair = _best_pair(telling)
+    part = next((o for o in telling if " " in o.form and o.cand.share >= PART_SHARE), None)
+    if part is not None and (pair is None or pair[1] < part.cand.share + PAIR_GAIN):
         return part.label
-    if pair is not None and pair[1] >= own[0].cand.papers.mean() + PAIR_GAIN / 2:
+    best = (telling or own)[0]
+    if pair is not None and pair[1] >= best.cand.share + PAIR_GAIN / 2:
         return pair[0]
-    return own[0].label
+    return best.label

@@ -139,3 +139,65 @@ def test_a_theme_name_within_another_themes_name_reads_as_the_same_theme():
     assert within("Model compression and pruning", ["Pruning", "Speech"])
     assert not within("Speech recognition", ["Speech processing"])
     assert not within("Retrieval-augmented generation", ["Dense retrieval and reranking"])
+
+
+def test_names_nothing_for_adverbs_greetings_praise_and_compound_tails():
+    from taxonomy.naming import names_nothing
+
+    for phrase in ("finally", "cheers", "high-performing code", "high performing code"):
+        assert names_nothing(phrase), phrase
+    assert names_nothing("level code")  # the tail of "high-level code"
+    for phrase in ("speech", "code generation", "knowledge distillation"):
+        assert not names_nothing(phrase), phrase
+
+
+def test_label_key_singular_of_ies_plurals():
+    from taxonomy.naming import label_key
+
+    assert label_key("Strategies") == label_key("strategy") == "strategy"
+    assert is_generic("Strategies") and is_generic("Future research directions")
+    assert label_key("Time series") == "time serie"  # not "time sery"
+
+
+def _named(theme_rows: dict[str, tuple[int, ...]], n_in: int = 20, n_out: int = 40) -> str | None:
+    """The name `name_theme` gives theme 0 of n_in papers beside a theme 1 of n_out, when
+    phrase -> (papers of theme 0, papers of theme 1[, first paper of theme 0]) use it."""
+    from scipy import sparse
+
+    from taxonomy.naming import name_theme, theme_candidates
+
+    vocab = np.array(sorted(theme_rows))
+    n = n_in + n_out
+    used = np.zeros((n, len(vocab)), np.int8)
+    for j, phrase in enumerate(vocab):
+        a, b, first = (*theme_rows[str(phrase)], 0)[:3]
+        used[first : first + a, j] = 1
+        used[n_in : n_in + b, j] = 1
+    texts = [
+        "We report "
+        + "; ".join(f"the {p} of it" for p, u in zip(vocab, row, strict=True) if u)
+        + "."
+        for row in used
+    ]
+    theme_of = np.array([0] * n_in + [1] * n_out)
+    topic_of = np.array([0] * (n_in // 2) + [1] * (n_in - n_in // 2) + [2] * n_out)
+    candidates = theme_candidates(
+        0,
+        theme_of,
+        topic_of,
+        sparse.csr_matrix(used),
+        set(range(len(vocab))),
+        np.zeros(len(vocab), bool),
+        vocab,
+    )
+    return name_theme(candidates, vocab, texts[:n_in], ["Teacher", "Student"], set())
+
+
+def test_a_theme_is_named_by_what_most_of_it_uses_and_only_it():
+    # a rare exact phrase (3 papers) loses to the word most of the theme uses
+    assert _named({"distillation": (14, 4), "student model compression": (3, 0)}) == (
+        "Distillation"
+    )
+    # a word every theme uses alike ("experiments") names nothing, however frequent
+    name = _named({"experiments": (16, 32), "distillation": (5, 0), "quantization": (5, 0, 10)})
+    assert name == "Distillation & quantization"
