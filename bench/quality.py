@@ -3,6 +3,7 @@ cached MiniLM embeddings, plus a check of every label we produce.
 
     python bench/quality.py [--datasets seeds,arxiv-a,arxiv-b,arxiv-c,20ng-2k]
                             [--seeds 42,7,123] [--write docs/QUALITY.md]
+                            [--set cluster.selection=eom ...]   # try a setting of ours
 
 Datasets are built from ../shared at run time by bench/corpora.py (three arXiv samples of
 11-12 primary categories x up to 200 papers, 100 posts per newsgroup, and the seeds with the
@@ -16,7 +17,8 @@ embedding cache (about 5,500 texts). For every dataset and random seed:
   and `update_topics` (no outliers left), and BERTopic defaults with its outliers;
 - KMeans told the true number of classes, on the unit MiniLM embeddings.
 Unassigned papers count as one extra cluster for every method. Per-run results are cached in
-`--cache`/bench/results, ours keyed by a hash of taxonomy/ (delete to recompute).
+`--cache`/bench/results, ours keyed by a hash of taxonomy/ and the `--set` settings (delete to
+recompute).
 
 The label check (`taxonomy.naming.label_problems`, the one the tests use) counts, over all
 runs, topic labels and theme names that are a single word of tests/generic_words.py, repeat a
@@ -37,6 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -75,7 +78,7 @@ def _row(gold: np.ndarray, pred: np.ndarray, seconds: float = float("nan")) -> d
     }
 
 
-def run_ours(name: str, seed: int, cache: Path) -> dict:
+def run_ours(name: str, seed: int, cache: Path, overrides: dict | None = None) -> dict:
     from legacy_themes import legacy_group_topics
 
     from taxonomy import hierarchy, pipeline
@@ -97,9 +100,8 @@ def run_ours(name: str, seed: int, cache: Path) -> dict:
 
     hierarchy.fit_themes = capture
     try:
-        cfg = load_config(
-            None, {"seed": seed, "cache_dir": str(cache), "curation": None, "output.map": False}
-        )
+        settings = {"seed": seed, "cache_dir": str(cache), "curation": None, "output.map": False}
+        cfg = load_config(None, settings | (overrides or {}))
         start = time.perf_counter()
         result = pipeline.fit(corpus, config=cfg)
         seconds = time.perf_counter() - start
@@ -250,10 +252,19 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,7,123")
     parser.add_argument("--cache", default=str(REPO / ".cache"))
     parser.add_argument("--write", default=None, help="markdown file to write the report to")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of ours to try (e.g. cluster.selection=eom); repeatable",
+    )
     args = parser.parse_args()
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     cache = Path(args.cache)
     # Our results depend on the code of the stages; the other methods' only on the data.
-    results = cache / "bench/results" / code_version()
+    variant = "".join(f"+{k}={v}" for k, v in sorted(overrides.items()))
+    results = cache / "bench/results" / (code_version() + variant)
     others_dir = cache / "bench/results/others"
     started, revision = dt.datetime.now(dt.UTC), commit()
     table = [
@@ -267,7 +278,9 @@ def main() -> None:
     for name in args.datasets.split(","):
         ours, others = [], []
         for seed in seeds:
-            ours.append(cached(results / f"{name}-{seed}-ours.json", run_ours, name, seed, cache))
+            ours.append(
+                cached(results / f"{name}-{seed}-ours.json", run_ours, name, seed, cache, overrides)
+            )
             others.append(
                 cached(others_dir / f"{name}-{seed}-others.json", run_others, name, seed, cache)
             )

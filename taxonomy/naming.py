@@ -410,7 +410,7 @@ def name_theme(
     `relevance` (phrases -> cosine similarity to the theme's centroid embedding), when given,
     re-ranks the candidates by score x similarity."""
     options = _by_relevance(
-        _options(candidates, vocab, texts[:300], child_labels, taken), relevance
+        _options(candidates, vocab, texts[:300], child_labels, taken, written), relevance
     )
     own = [o for o in options if not o.child]
     telling = [o for o in own if o.cand.lift >= MIN_LIFT]
