@@ -41,6 +41,9 @@ MIN_LIFT = 2.0
 # Rule 1 of name_theme looks this far down the ranking (further down, a phrase used by enough
 # papers is a word of the field's prose: "rate" for wireless channels).
 NAME_POOL = 3
+# A join is of two of the PAIR_POOL best distinctive phrases: covering the most papers does not
+# make a frequent word lower down a good half ("Transformers & size").
+PAIR_POOL = 6
 # A topic's label grows into a theme's name ("Attention" -> "Attention mechanisms") when it
 # covers this share of the theme (TOPIC_COVER: the share of a topic's papers that makes a
 # phrase the topic's).
@@ -91,7 +94,8 @@ GENERIC_LABELS = frozenset(
     challenge, opportunity, limitation, finding, insight, strategy, outcome, cost, resource,
     downstream task, pre trained model, training data, benchmark dataset, sample, end,
     people, person, thing, way, time, year, list, question, post, article, idea, reason, fact,
-    number, part, group, point, case, lot,
+    number, part, group, point, case, lot, size, rate, label, length, level, value, variable,
+    set, type, form, order, term, unit, amount, degree, range,
     """.split(",")
     if item.strip()
 )
@@ -422,7 +426,7 @@ def name_theme(
         return grown.label
     if not own:
         return None
-    pair = _best_pair(telling)
+    pair = _best_pair(telling[:PAIR_POOL])
     part = next((o for o in telling if " " in o.form and o.cand.share >= PART_SHARE), None)
     if part is not None and (pair is None or pair[1] < part.cand.share + PAIR_GAIN):
         return part.label
