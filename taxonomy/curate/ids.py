@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -302,8 +302,18 @@ def _number_of(node_id: str, prefix: str) -> int:
 
 
 def state_json(state: RunState) -> str:
-    data = {"version": STATE_VERSION, **asdict(state)}
+    # as dataclasses.asdict, without its deep copy of every member list (0.7 s at 40k papers)
+    data = {
+        "version": STATE_VERSION,
+        **{f.name: _plain(getattr(state, f.name)) for f in fields(state)},
+    }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, list) and value and isinstance(value[0], NodeRecord):
+        return [{f.name: getattr(r, f.name) for f in fields(r)} for r in value]
+    return value
 
 
 def record(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 
@@ -48,7 +49,7 @@ def _lone_braces(text: str) -> set[int]:
 def bib_escape(text: str) -> str:
     """Text safe inside a braced BibTeX value (and read back as itself by BibTeX tools)."""
     text = " ".join(text.split())
-    if not any(char in text for char in _SPECIAL_CHARS):  # most fields: no regex scan
+    if _SPECIAL.search(text) is None:  # most fields: nothing to escape
         return text
     lone = _lone_braces(text)
 
@@ -96,13 +97,21 @@ def _entry(paper: Paper, theme: TaxonomyNode | None, topic: TaxonomyNode | None)
     if paper.arxiv_id:
         fields += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
         fields.append(("url", arxiv_url(paper) or ""))
-    if theme is not None and topic is not None:
-        fields.append(("keywords", f"{theme.label}; {topic.label}"))
-        fields.append(("groups", topic.id))
-        note = f"Theme: {theme.label} ({theme.id}); topic: {topic.label} ({topic.id})"
-        fields.append(("note", note))
     body = ",\n".join(f"  {name} = {{{bib_escape(value)}}}" for name, value in fields)
+    if theme is not None and topic is not None:
+        body += _group_fields(theme.label, theme.id, topic.label, topic.id)
     return f"@misc{{{citation_key(paper)},\n{body}\n}}\n"
+
+
+@lru_cache(maxsize=1024)
+def _group_fields(theme_label: str, theme_id: str, topic_label: str, topic_id: str) -> str:
+    """The fields naming a paper's theme and topic, the same for all of the topic's papers."""
+    fields = [
+        ("keywords", f"{theme_label}; {topic_label}"),
+        ("groups", topic_id),
+        ("note", f"Theme: {theme_label} ({theme_id}); topic: {topic_label} ({topic_id})"),
+    ]
+    return "".join(f",\n  {name} = {{{bib_escape(value)}}}" for name, value in fields)
 
 
 def bibtex_parts(corpus: Corpus, themes: Sequence[TaxonomyNode]) -> Iterator[str]:

@@ -51,9 +51,18 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 
 def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` with every text cell passed through `escape_cell`."""
+    from pandas.api.types import is_object_dtype
+
     out = frame.copy()
     for column in _text_columns(out):
-        out[column] = [escape_cell(v) if isinstance(v, str) else v for v in out[column]]
+        values = out[column]
+        if is_object_dtype(values.dtype):  # mixed cells: one by one
+            out[column] = [escape_cell(v) if isinstance(v, str) else v for v in values]
+            continue
+        # a string column: only the few cells starting like a formula are rewritten
+        starts = values.str.startswith((*FORMULA_START, QUOTE)).fillna(False).astype(bool)
+        if starts.any():
+            out.loc[starts, column] = QUOTE + values[starts]
     return out
 
 
