@@ -307,6 +307,12 @@ class _Option:
     label: str  # as shown: first letter capitalised
     form: str  # as written in the theme's papers
     child: bool  # one of the theme's topic labels
+    phrase: str = ""  # lower case, completed as authors write it around the candidate
+
+    def written(self, corpus: list[str] | None, sample: list[str]) -> str:
+        """The phrase as the `corpus` (a sample of all the papers) most often writes it: asked
+        only of the option that names the theme (each asking scans the corpus sample)."""
+        return surface_form(self.phrase, corpus or sample, fallback=sample)
 
 
 def _options(
@@ -315,18 +321,19 @@ def _options(
     sample: list[str],
     child_labels: list[str],
     taken: set[str],
-    written: list[str] | None = None,
 ) -> list[_Option]:
-    """Candidates that could name the theme, best first, as authors write them: no adjective
-    or modifier, no generic word, no repeated word, none taken, at most MAX_THEME_WORDS words.
-    A topic's label stays in the list (flagged) so a longer phrase can grow from it."""
+    """Candidates that could name the theme, best first, as the theme's papers write them: no
+    adjective or modifier, no generic word, no repeated word, none taken, at most
+    MAX_THEME_WORDS words. A topic's label stays in the list (flagged) so a longer phrase can
+    grow from it."""
     children = {label_key(c) for c in child_labels}
     out: list[_Option] = []
     for cand in candidates[:N_NAME_CANDIDATES]:
         phrase = str(vocab[cand.term])
         if names_nothing(phrase):
             continue
-        form = surface_form(complete_phrase(phrase, sample), written or sample, fallback=sample)
+        complete = complete_phrase(phrase, sample)
+        form = surface_form(complete, sample)
         label = as_label(form)
         key = label_key(label)
         if (
@@ -340,7 +347,7 @@ def _options(
             or any(key == label_key(o.label) for o in out)
         ):
             continue
-        out.append(_Option(cand, label, form, key in children))
+        out.append(_Option(cand, label, form, key in children, complete))
         if sum(not o.child for o in out) >= 12:
             break
     return out
@@ -376,10 +383,10 @@ def _grown_from_child(options: list[_Option]) -> _Option | None:
     return max(longer, key=lambda o: o.cand.papers.mean(), default=None)
 
 
-def _best_pair(options: list[_Option]) -> tuple[str, float] | None:
-    """The join of two phrases with no word in common covering most of the theme's papers
-    ("Speech & image generation"), with its cover."""
-    best: tuple[str, float] | None = None
+def _best_pair(options: list[_Option]) -> tuple[_Option, _Option, float] | None:
+    """The two phrases with no word in common covering most of the theme's papers ("Speech &
+    image generation"), with their cover."""
+    best: tuple[_Option, _Option, float] | None = None
     for i, a in enumerate(options):
         for b in options[i + 1 :]:
             if set(roots(a.label)) & set(roots(b.label)):
@@ -387,8 +394,8 @@ def _best_pair(options: list[_Option]) -> tuple[str, float] | None:
             if len(label_key(a.label).split()) + len(label_key(b.label).split()) > 5:
                 continue
             cover = float((a.cand.papers | b.cand.papers).mean())
-            if best is None or cover > best[1]:
-                best = (f"{a.label} & {inside(b.label) if b.child else b.form}", cover)
+            if best is None or cover > best[2]:
+                best = (a, b, cover)
     return best
 
 
@@ -413,24 +420,29 @@ def name_theme(
 
     `relevance` (phrases -> cosine similarity to the theme's centroid embedding), when given,
     re-ranks the candidates by score x similarity."""
-    options = _by_relevance(
-        _options(candidates, vocab, texts[:300], child_labels, taken, written), relevance
-    )
+    sample = texts[:300]
+    options = _by_relevance(_options(candidates, vocab, sample, child_labels, taken), relevance)
+
+    def shown(option: _Option) -> str:  # as the corpus writes it
+        return option.label if option.child else as_label(option.written(written, sample))
+
     own = [o for o in options if not o.child]
     telling = [o for o in own if o.cand.lift >= MIN_LIFT]
     whole = next((o for o in telling[:NAME_POOL] if o.cand.share >= THEME_SHARE), None)
     if whole is not None:
-        return whole.label
+        return shown(whole)
     grown = _grown_from_child(options)
     if grown is not None:
-        return grown.label
+        return shown(grown)
     if not own:
         return None
     pair = _best_pair(telling[:PAIR_POOL])
     part = next((o for o in telling if " " in o.form and o.cand.share >= PART_SHARE), None)
-    if part is not None and (pair is None or pair[1] < part.cand.share + PAIR_GAIN):
-        return part.label
+    if part is not None and (pair is None or pair[2] < part.cand.share + PAIR_GAIN):
+        return shown(part)
     best = (telling or own)[0]
-    if pair is not None and pair[1] >= best.cand.share + PAIR_GAIN / 2:
-        return pair[0]
-    return best.label
+    if pair is not None and pair[2] >= best.cand.share + PAIR_GAIN / 2:
+        first, second = pair[0], pair[1]
+        half = inside(second.label) if second.child else second.written(written, sample)
+        return f"{shown(first)} & {half}"
+    return shown(best)
