@@ -181,6 +181,45 @@ def _rank_group(
     return ranked, [phrases[i] for i in keywords_idx]
 
 
+def _group_candidates(
+    groups: np.ndarray,
+    n_groups: int,
+    counts: sparse.csr_matrix,
+    vocab: np.ndarray,
+    allowed_terms: list[set[str]] | None = None,
+) -> tuple[np.ndarray, sparse.csr_matrix, list[np.ndarray], list[np.ndarray], list[list[int]]]:
+    """(c-TF-IDF scores, phrase use per paper, members, share of each group's papers using each
+    phrase, label candidates per group) of `label_groups`."""
+    scores = class_tfidf(counts, groups, n_groups)
+    binary = counts.copy()
+    binary.data[:] = 1
+    members = [np.flatnonzero(groups == g) for g in range(n_groups)]
+    cands: list[list[int]] = []
+    shares: list[np.ndarray] = []
+    for g in range(n_groups):
+        share = np.asarray(binary[members[g]].mean(axis=0)).ravel()
+        row = scores[g].copy()
+        if allowed_terms is not None:
+            mask = (
+                np.isin(vocab, sorted(allowed_terms[g]))
+                if allowed_terms[g]
+                else np.ones_like(row, bool)
+            )
+            row = np.where(mask, row, 0.0)
+        cands.append(_candidates(row, share, vocab))
+        shares.append(share)
+    return scores, binary, members, shares, cands
+
+
+def candidate_phrases(
+    groups: np.ndarray, n_groups: int, counts: sparse.csr_matrix, vocab: np.ndarray
+) -> list[str]:
+    """The phrases `label_groups` embeds to label these groups, sorted: a caller can embed
+    them ahead (the fit does, while its background process is free)."""
+    cands = _group_candidates(groups, n_groups, counts, vocab)[-1]
+    return sorted({str(vocab[i]) for c in cands for i in c})
+
+
 def label_groups(
     groups: np.ndarray,
     n_groups: int,
@@ -206,28 +245,13 @@ def label_groups(
     `taken` holds labels already used elsewhere.
     """
     taken = taken if taken is not None else set()
-    scores = class_tfidf(counts, groups, n_groups)
-    binary = counts.copy()
-    binary.data[:] = 1
+    scores, binary, members, shares, cands = _group_candidates(
+        groups, n_groups, counts, vocab, allowed_terms
+    )
     unit = normalize(vectors)
     sem = normalize(doc_embeddings) if doc_embeddings is not None else None
-    members = [np.flatnonzero(groups == g) for g in range(n_groups)]
     written = corpus_sample(texts)
     generic = np.asarray(binary.mean(axis=0)).ravel() > GENERIC_SHARE
-    cands: list[list[int]] = []
-    shares: list[np.ndarray] = []  # share of the group's papers using each term
-    for g in range(n_groups):
-        share = np.asarray(binary[members[g]].mean(axis=0)).ravel()
-        row = scores[g].copy()
-        if allowed_terms is not None:
-            mask = (
-                np.isin(vocab, sorted(allowed_terms[g]))
-                if allowed_terms[g]
-                else np.ones_like(row, bool)
-            )
-            row = np.where(mask, row, 0.0)
-        cands.append(_candidates(row, share, vocab))
-        shares.append(share)
     phrase_vecs = None
     if embed_phrases is not None and sem is not None:
         wanted = sorted({str(vocab[i]) for c in cands for i in c})
