@@ -216,7 +216,11 @@ def candidate_phrases(
 ) -> list[str]:
     """The phrases `label_groups` embeds to label these groups, sorted: a caller can embed
     them ahead (the fit does, while its background process is free)."""
-    cands = _group_candidates(groups, n_groups, counts, vocab)[-1]
+    return _phrases(_group_candidates(groups, n_groups, counts, vocab)[-1], vocab)
+
+
+def _phrases(cands: list[list[int]], vocab: np.ndarray) -> list[str]:
+    """The distinct candidate phrases of all groups, sorted."""
     return sorted({str(vocab[i]) for c in cands for i in c})
 
 
@@ -254,7 +258,7 @@ def label_groups(
     generic = np.asarray(binary.mean(axis=0)).ravel() > GENERIC_SHARE
     phrase_vecs = None
     if embed_phrases is not None and sem is not None:
-        wanted = sorted({str(vocab[i]) for c in cands for i in c})
+        wanted = _phrases(cands, vocab)
         phrase_vecs = (
             dict(zip(wanted, normalize(embed_phrases(wanted)), strict=True)) if wanted else {}
         )

@@ -307,7 +307,7 @@ class _Option:
     label: str  # as shown: first letter capitalised
     form: str  # as written in the theme's papers
     child: bool  # one of the theme's topic labels
-    phrase: str = ""  # lower case, completed as authors write it around the candidate
+    phrase: str  # lower case, completed as authors write it around the candidate
 
     def written(self, corpus: list[str] | None, sample: list[str]) -> str:
         """The phrase as the `corpus` (a sample of all the papers) most often writes it: asked
@@ -376,11 +376,9 @@ def _grown_from_child(options: list[_Option]) -> _Option | None:
     longer = [
         o
         for o in options
-        if not o.child
-        and words in f" {label_key(o.label)} "
-        and o.cand.papers.mean() >= MIN_GROUP_SHARE
+        if not o.child and words in f" {label_key(o.label)} " and o.cand.share >= MIN_GROUP_SHARE
     ]
-    return max(longer, key=lambda o: o.cand.papers.mean(), default=None)
+    return max(longer, key=lambda o: o.cand.share, default=None)
 
 
 def _best_pair(options: list[_Option]) -> tuple[_Option, _Option, float] | None:
@@ -423,8 +421,8 @@ def name_theme(
     sample = texts[:300]
     options = _by_relevance(_options(candidates, vocab, sample, child_labels, taken), relevance)
 
-    def shown(option: _Option) -> str:  # as the corpus writes it
-        return option.label if option.child else as_label(option.written(written, sample))
+    def shown(option: _Option) -> str:  # a phrase of the theme's own, as the corpus writes it
+        return as_label(option.written(written, sample))
 
     own = [o for o in options if not o.child]
     telling = [o for o in own if o.cand.lift >= MIN_LIFT]
@@ -442,7 +440,5 @@ def name_theme(
         return shown(part)
     best = (telling or own)[0]
     if pair is not None and pair[2] >= best.cand.share + PAIR_GAIN / 2:
-        first, second = pair[0], pair[1]
-        half = inside(second.label) if second.child else second.written(written, sample)
-        return f"{shown(first)} & {half}"
+        return f"{shown(pair[0])} & {pair[1].written(written, sample)}"
     return shown(best)
