@@ -199,6 +199,7 @@ class _Work:
     embeddings: Any = None
     vectors: Any = None
     fit_vectors: Any = None  # the vectors of the fitted papers (all, or the sample's)
+    pending_vectors: Callable[[], np.ndarray] | None = None  # gives `vectors` (_lexical)
     knn: tuple | None = None  # their k-NN graph (indices, distances) from the reduce stage
     sample: np.ndarray | None = None
     newly: int = 0
@@ -475,21 +476,79 @@ class _Embedding:
 
 
 def _lexical(work: _Work) -> None:
-    """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample)."""
-    from taxonomy import lexical, placement, reduce
-    from taxonomy.stage_cache import cached_arrays, code_digest
+    """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample).
+    The rest of a large corpus is projected in the background process while the main one
+    reduces and clusters the sample: `work.vectors` is set by `_complete_vectors`."""
+    from taxonomy import placement, reduce
+    from taxonomy.stage_cache import cache_key, code_digest, load_arrays
 
     cfg, texts = work.cfg, work.corpus.texts
-    work.sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    work.sample = sample = placement.sample_indices(len(texts), cfg.compute.fit_sample, cfg.seed)
+    key = cache_key([code_digest(), work.texts_digest, cfg.embed.tfidf_dims, cfg.seed, sample])
     with work.stages("lexical"):
-        sample = work.sample
-        tfidf = cached_arrays(
-            Path(cfg.cache_dir),
-            "lexical",
-            [code_digest(), work.texts_digest, cfg.embed.tfidf_dims, cfg.seed, sample],
-            lambda: {"tfidf": lexical.tfidf_vectors(texts, cfg.embed.tfidf_dims, cfg.seed, sample)},
-        )["tfidf"]
-        work.vectors = reduce.combine_vectors(work.embeddings, tfidf, cfg.embed.tfidf_weight)
+        held = load_arrays(Path(cfg.cache_dir), "lexical", key)
+        tfidf, later = (held["tfidf"], None) if held else _lsa_vectors(work, key)
+        combined = reduce.combine_vectors(work.embeddings, tfidf, cfg.embed.tfidf_weight)
+    work.fit_vectors = combined if sample is None else combined[sample]
+    if later is None:
+        work.vectors = combined
+        return
+
+    def complete() -> np.ndarray:
+        rows, projected = later()
+        combined[rows] = reduce.combine_vectors(
+            work.embeddings[rows], projected, cfg.embed.tfidf_weight
+        )
+        return combined
+
+    work.pending_vectors = complete
+
+
+def _lsa_vectors(work: _Work, key: str) -> tuple[np.ndarray, Callable[[], tuple] | None]:
+    """(TF-IDF/SVD vectors of every paper, None), stored in the stage cache; or, when the
+    papers outside the fitted sample are projected in the background process, (the vectors
+    with their rows still 0, a function waiting for them: (rows, their vectors)), stored once
+    they are there."""
+    from taxonomy import lexical
+    from taxonomy.stage_cache import store_arrays
+
+    cfg, texts, sample = work.cfg, work.corpus.texts, work.sample
+    fit = lexical.fit_lsa(texts, cfg.embed.tfidf_dims, cfg.seed, sample)
+    tfidf = fit.vectors
+    if fit.rows is not None:
+        tfidf = np.zeros((len(texts), fit.vectors.shape[1]), np.float32)
+        tfidf[fit.rows] = fit.vectors
+        rest = lexical.unfitted_rows(len(texts), fit.rows)
+        needed = rest if sample is None else np.intersect1d(rest, sample, assume_unique=True)
+        later = np.setdiff1d(rest, needed, assume_unique=True)
+        if work.background is None or not 0 < len(later) <= LATER_MAX:
+            needed, later = rest, rest[:0]
+        if len(needed):
+            tfidf[needed] = fit.projection([texts[i] for i in needed])
+        if len(later):
+            pending = work.background.submit(fit.projection, [texts[i] for i in later])
+
+            def projected() -> tuple[np.ndarray, np.ndarray]:
+                tfidf[later] = pending()
+                store_arrays(Path(cfg.cache_dir), "lexical", key, {"tfidf": tfidf})
+                return later, tfidf[later]
+
+            return tfidf, projected
+    store_arrays(Path(cfg.cache_dir), "lexical", key, {"tfidf": tfidf})
+    return tfidf, None
+
+
+# The most papers whose lexical vectors are projected in the background process: their
+# vectors (0.5 KB each) wait in the main process until the fit needs them, and a larger rest
+# (1M papers: ~2 min of projection) would keep the fit waiting anyway.
+LATER_MAX = 250_000
+
+
+def _complete_vectors(work: _Work) -> np.ndarray:
+    """Every paper's vectors (waiting for those projected in the background process)."""
+    if work.pending_vectors is not None:
+        work.vectors, work.pending_vectors = work.pending_vectors(), None
+    return work.vectors
 
 
 def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
@@ -499,9 +558,7 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     from taxonomy.stage_cache import cached_arrays, code_digest
 
     _lexical(work)
-    cfg, vectors, sample = work.cfg, work.vectors, work.sample
-    fit_vectors = vectors if sample is None else vectors[sample]
-    work.fit_vectors = fit_vectors  # the papers the layout draws (with reduce's k-NN graph)
+    cfg, fit_vectors, sample = work.cfg, work.fit_vectors, work.sample
     n_runs = cluster.consensus_runs(len(fit_vectors), cfg.cluster.runs)
     with work.stages("reduce"):
         islands = cfg.output.layout != "umap"
@@ -531,7 +588,7 @@ def _fit_topics(work: _Work, backend: Any) -> tuple[Any, np.ndarray]:
     with work.stages("place"):
         centroids = cluster.topic_centroids(fit_vectors, topics.topic_of)
         topic_of = placement.assign_rest(
-            vectors, sample, topics.topic_of, centroids, assign=backend.assign
+            _complete_vectors(work), sample, topics.topic_of, centroids, assign=backend.assign
         )
     return cluster.TopicFit(topic_of, topics.min_size), reduced["layout"]
 

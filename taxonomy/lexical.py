@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,30 +25,43 @@ from threadpoolctl import threadpool_limits
 def tfidf_vectors(
     texts: list[str], dims: int, seed: int, fit_rows: np.ndarray | None = None
 ) -> np.ndarray:
-    """Unit-length TF-IDF/SVD (LSA) vectors; they keep rare field terms a sentence model blurs.
+    """Unit-length TF-IDF/SVD (LSA) vectors of all `texts`: `fit_lsa`, then the texts it did
+    not fit projected into its space."""
+    fit = fit_lsa(texts, dims, seed, fit_rows)
+    if fit.rows is None:
+        return fit.vectors
+    out = np.zeros((len(texts), fit.vectors.shape[1]), np.float32)
+    out[fit.rows] = fit.vectors
+    rest = unfitted_rows(len(texts), fit.rows)
+    out[rest] = fit.projection([texts[i] for i in rest])
+    return out
 
-    With `fit_rows` (large corpora) the vocabulary and the SVD are fitted on those texts only
-    and the other texts are projected into them, which keeps the SVD's cost fixed. The fit
-    sees at most LEXICAL_FIT_MAX texts (a seeded sample of `fit_rows` or of all); the others
-    are projected in blocks of PROJECT_CHUNK (their sparse matrix is never held whole).
-    """
+
+class LsaFit(NamedTuple):
+    rows: np.ndarray | None  # the texts fitted (sorted), None: all of them
+    vectors: np.ndarray  # their unit-length LSA vectors, in that order
+    projection: Projection  # other texts into the same space
+
+
+def fit_lsa(texts: list[str], dims: int, seed: int, fit_rows: np.ndarray | None = None) -> LsaFit:
+    """The TF-IDF vocabulary and SVD fitted on `fit_rows` (all texts when None), which keeps
+    the rare field terms a sentence model blurs; large corpora fit a sample so the SVD's cost
+    is fixed. The fit sees at most LEXICAL_FIT_MAX texts (a seeded sample of `fit_rows` or of
+    all)."""
     if len(texts) > LEXICAL_FIT_MAX and (fit_rows is None or len(fit_rows) > LEXICAL_FIT_MAX):
         pool = np.arange(len(texts)) if fit_rows is None else np.asarray(fit_rows)
         rng = np.random.default_rng(seed)
         fit_rows = np.sort(rng.choice(pool, size=LEXICAL_FIT_MAX, replace=False))
+    fitted = texts if fit_rows is None else [texts[i] for i in fit_rows]
     # One BLAS thread: the randomized SVD makes many small calls, and on 2 busy cores a second
     # thread's synchronisation made it 2-8x slower (461 papers: 16 s vs 2 s; docs/BENCHMARKS.md).
     with threadpool_limits(limits=1, user_api="blas"):
-        if fit_rows is None:
-            return _fit_tfidf(texts, dims, seed)[0]
-        rest = np.setdiff1d(np.arange(len(texts)), fit_rows, assume_unique=True)
-        fitted, project = _fit_tfidf([texts[i] for i in fit_rows], dims, seed)
-        out = np.zeros((len(texts), fitted.shape[1]), np.float32)
-        out[fit_rows] = fitted
-        for start in range(0, len(rest), PROJECT_CHUNK):
-            block = rest[start : start + PROJECT_CHUNK]
-            out[block] = project([texts[i] for i in block])
-        return out
+        vectors, projection = _fit_tfidf(fitted, dims, seed)
+    return LsaFit(fit_rows, vectors, projection)
+
+
+def unfitted_rows(n: int, fit_rows: np.ndarray) -> np.ndarray:
+    return np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
 
 
 # The TF-IDF vocabulary and SVD are fitted on at most this many texts (LSA of 10,000 abstracts
@@ -56,13 +70,29 @@ LEXICAL_FIT_MAX = 10_000
 PROJECT_CHUNK = 20_000
 
 
-def _fit_tfidf(texts: list[str], dims: int, seed: int):
-    """(LSA vectors of `texts`, a function projecting other texts into the same space)."""
+class Projection:
+    """Texts -> unit-length vectors in a fitted LSA space, in blocks of PROJECT_CHUNK texts
+    (their sparse matrix is never held whole). Picklable, so the background process can
+    project while the main one fits."""
+
+    def __init__(self, vectorizer: TfidfVectorizer | None, svd: TruncatedSVD | None) -> None:
+        self.svd = svd  # None: no usable term, every text projects to 0
+        self.tfidf = _Tfidf(vectorizer) if vectorizer is not None else None
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        if self.svd is None or self.tfidf is None:
+            return np.zeros((len(texts), 1), np.float32)
+        out = np.empty((len(texts), self.svd.n_components), np.float32)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, len(texts), PROJECT_CHUNK):
+                block = self.tfidf.transform(texts[start : start + PROJECT_CHUNK])
+                out[start : start + PROJECT_CHUNK] = normalize(self.svd.transform(block))
+        return out
+
+
+def _fit_tfidf(texts: list[str], dims: int, seed: int) -> tuple[np.ndarray, Projection]:
+    """(LSA vectors of `texts`, the projection of other texts into the same space)."""
     n = len(texts)
-
-    def nothing(other: list[str]) -> np.ndarray:
-        return np.zeros((len(other), 1), np.float32)
-
     vectorizer = TfidfVectorizer(
         stop_words="english",
         sublinear_tf=True,
@@ -75,19 +105,13 @@ def _fit_tfidf(texts: list[str], dims: int, seed: int):
     try:
         tfidf = _fit_transform(vectorizer, texts)
     except ValueError:  # no usable term at all (stop words only, non-Latin script)
-        return np.zeros((n, 1), np.float32), nothing
+        return np.zeros((n, 1), np.float32), Projection(None, None)
     k = min(dims, tfidf.shape[1] - 1, n - 1)
     if k < 1:
-        return np.zeros((n, 1), np.float32), nothing
+        return np.zeros((n, 1), np.float32), Projection(None, None)
     svd = TruncatedSVD(n_components=k, random_state=seed, algorithm="randomized")
     lsa = svd.fit_transform(tfidf)
-
-    fast = _Tfidf(vectorizer)
-
-    def project(other: list[str]) -> np.ndarray:
-        return normalize(svd.transform(fast.transform(other))).astype(np.float32)
-
-    return normalize(lsa).astype(np.float32), project
+    return normalize(lsa).astype(np.float32), Projection(vectorizer, svd)
 
 
 class _Tfidf:

@@ -63,18 +63,35 @@ def cached_arrays(
 ) -> dict[str, np.ndarray]:
     """compute() (a dict of arrays), memoised on disk under a hash of `key_parts`."""
     key = cache_key(key_parts)
-    path = cache_dir / "stages" / f"{stage}-{key[:24]}.npz"
-    if path.is_file():
-        arrays = _load(path, key)
-        if arrays is not None:
-            return arrays
+    arrays = load_arrays(cache_dir, stage, key)
+    if arrays is None:
+        arrays = compute()
+        store_arrays(cache_dir, stage, key, arrays)
+    return arrays
+
+
+def load_arrays(cache_dir: Path, stage: str, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays `store_arrays` filed under `key` (a `cache_key`), or None (a damaged or
+    misfiled entry is deleted)."""
+    path = _entry(cache_dir, stage, key)
+    if not path.is_file():
+        return None
+    arrays = _load(path, key)
+    if arrays is None:
         path.unlink(missing_ok=True)
-    result = compute()
-    if KEY_FIELD in result:
+    return arrays
+
+
+def store_arrays(cache_dir: Path, stage: str, key: str, arrays: dict[str, np.ndarray]) -> None:
+    if KEY_FIELD in arrays:
         raise ValueError(f"{KEY_FIELD} is reserved")
-    write_atomic(path, lambda handle: np.savez(handle, **result, **{KEY_FIELD: np.array(key)}))
+    path = _entry(cache_dir, stage, key)
+    write_atomic(path, lambda handle: np.savez(handle, **arrays, **{KEY_FIELD: np.array(key)}))
     _evict(path.parent, stage)
-    return result
+
+
+def _entry(cache_dir: Path, stage: str, key: str) -> Path:
+    return cache_dir / "stages" / f"{stage}-{key[:24]}.npz"
 
 
 def _evict(folder: Path, stage: str) -> None:

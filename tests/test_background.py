@@ -81,19 +81,25 @@ def test_close_cuts_a_running_call():
     assert helper._process.poll() is not None
 
 
-def _fit(texts: list[str], vectors: np.ndarray, cache: Path):
+def _fit(texts: list[str], vectors: np.ndarray, cache: Path, **settings):
     from taxonomy.fitting import fit
 
-    return fit(texts, embeddings=vectors, seed=3, cache_dir=str(cache))  # each its own cache
+    # each its own cache
+    return fit(texts, embeddings=vectors, seed=3, cache_dir=str(cache), **settings)
 
 
-def test_a_fit_with_work_in_the_background_equals_one_without(monkeypatch, tmp_path):
+def _corpus() -> tuple[list[str], np.ndarray]:
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 16))
     rows = np.repeat(np.arange(4), 30)
     vectors = centres[rows] + 0.3 * rng.normal(size=(len(rows), 16))
     words = ["cache", "retrieval", "speech", "diffusion"]
     texts = [f"paper {i} on {words[r]} methods and {words[r]} data" for i, r in enumerate(rows)]
+    return texts, vectors
+
+
+def test_a_fit_with_work_in_the_background_equals_one_without(monkeypatch, tmp_path):
+    texts, vectors = _corpus()
     alone = _fit(texts, vectors, tmp_path / "alone")
     started: list[Background] = []
     monkeypatch.setattr(background, "MIN_PAPERS", 10)
@@ -111,6 +117,40 @@ def test_a_fit_with_work_in_the_background_equals_one_without(monkeypatch, tmp_p
     assert np.array_equal(alone.layout, beside.layout)
     assert np.array_equal(alone.topic_of, beside.topic_of)
     assert alone.taxonomy.labels == beside.taxonomy.labels
+
+
+def test_the_papers_outside_the_fit_sample_are_projected_in_the_background(monkeypatch, tmp_path):
+    from taxonomy import lexical
+
+    texts, vectors = _corpus()
+    sampled = {"compute.fit_sample": 100}  # 20 papers outside the fitted sample
+    alone = _fit(texts, vectors, tmp_path / "alone", **sampled)
+    monkeypatch.setattr(background, "MIN_PAPERS", 10)
+    projected_here: list[int] = []
+    project = lexical.Projection.__call__
+
+    def counted(self: lexical.Projection, texts: list[str]) -> np.ndarray:
+        projected_here.append(len(texts))  # in this process only
+        return project(self, texts)
+
+    monkeypatch.setattr(lexical.Projection, "__call__", counted)
+    beside = _fit(texts, vectors, tmp_path / "beside", **sampled)
+    assert projected_here == [], "the rest was projected in this process"
+    assert np.array_equal(_lexical_entry(tmp_path / "alone"), _lexical_entry(tmp_path / "beside"))
+    assert np.array_equal(alone.topic_of, beside.topic_of)
+    assert np.array_equal(alone.layout, beside.layout)
+    assert alone.taxonomy.labels == beside.taxonomy.labels
+    again = _fit(texts, vectors, tmp_path / "beside", **sampled)  # from the stage cache
+    assert projected_here == []
+    assert np.array_equal(again.topic_of, beside.topic_of)
+
+
+def _lexical_entry(cache: Path) -> np.ndarray:
+    (entry,) = (cache / "stages").glob("lexical-*.npz")
+    with np.load(entry) as arrays:
+        tfidf = arrays["tfidf"]
+    assert (np.abs(tfidf).sum(axis=1) > 0).all()  # every paper's row filled
+    return tfidf
 
 
 @pytest.mark.slow

@@ -152,6 +152,31 @@ def test_large_map_compresses_texts_before_cutting(monkeypatch):
     assert max(len(a) for a in abstracts) <= data["cap"]
 
 
+def test_a_page_cut_to_the_budget_is_built_once_at_its_cap(monkeypatch):
+    # each build of a packed page deflates all its texts (40,000 papers: ~1.5 s)
+    points, themes, topics = synthetic_map(3000, abstract_words=150)
+    monkeypatch.setattr(html_map, "AUTO_TRUNCATE_MIN_PAPERS", 100)
+    plain = render_map_html(points, themes, topics)
+    monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", len(plain.encode()) - 1)
+    packed = render_map_html(points, themes, topics)  # deflated, nothing cut
+    payload = html_map._payload
+    caps: list[int | None] = []
+
+    def counted(*args, **kwargs):
+        caps.append(args[4])
+        return payload(*args, **kwargs)
+
+    for share in (0.6, 0.8):
+        budget = int(len(packed.encode()) * share)
+        monkeypatch.setattr(html_map, "AUTO_BUDGET_BYTES", budget)
+        monkeypatch.setattr(html_map, "_payload", counted)
+        caps.clear()
+        page = render_map_html(points, themes, topics)
+        cap = json.loads(data_blob(page))["cap"]
+        assert budget - 0.01 * budget < len(page.encode()) <= budget
+        assert [c for c in caps if c] == [cap]
+
+
 def test_rejects_bad_input():
     points, themes, topics = synthetic_map(5)
     points[0].x = float("nan")
