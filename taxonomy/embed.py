@@ -237,9 +237,17 @@ class SentenceEmbedder:
         return max(8 * self.batch_size, n_missing // 8, 4096)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        return self.encode_later(texts)()
+
+    def encode_later(self, texts: list[str]) -> Callable[[], np.ndarray]:
+        """A function giving `encode(texts)`: started now in the background process when the
+        model is there (the caller goes on meanwhile), else computed when called."""
         if self._background is not None:
             args = (self.max_tokens, self.device, self.model, list(texts), self.batch_size)
-            return self._background.submit(encode_with, *args)()
+            return self._background.submit(encode_with, *args)
+        return lambda: self._encode_here(texts)
+
+    def _encode_here(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
             self._model = load_model(self.max_tokens, self.device, self.model)
         return encode(self._model, texts, self.batch_size)
@@ -317,6 +325,34 @@ def _import_old_cache(store: EmbeddingStore, path: Path, model_name: str) -> Non
     except FileNotFoundError:  # another run renamed it first
         return
     log.info("embedding cache %s: %d vectors imported into %s", path, written, store.path)
+
+
+class Computed:
+    """Vectors already computed for `texts` by `embedder` (e.g. ahead, in the background
+    process), as an Embedder of the same name: `embed_texts` then stores them in the cache."""
+
+    def __init__(self, embedder: Embedder, texts: list[str], vectors: np.ndarray) -> None:
+        self.model_name, self.max_tokens, self.dim = (
+            embedder.model_name,
+            embedder.max_tokens,
+            embedder.dim,
+        )
+        self.vectors = dict(zip(texts, np.asarray(vectors, np.float32), strict=True))
+
+    def chunk(self, n_missing: int) -> int:
+        return max(1, n_missing)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def uncached(texts: Sequence[str], embedder: Embedder, cache_dir: Path) -> list[str]:
+    """The texts `embed_texts(texts, embedder, cache_dir=cache_dir)` would give the embedder
+    (those the cache lacks, once each)."""
+    keys = [text_key(t) for t in texts]
+    store = open_store(cache_dir, embedder.model_name, embedder.max_tokens, embedder.dim)
+    found = store.lookup(keys)[1]
+    return [t for _, t in sorted({keys[i]: texts[i] for i in np.flatnonzero(~found)}.items())]
 
 
 def embed_texts(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -28,7 +28,7 @@ from taxonomy.embed import Embedder, Progress
 from taxonomy.errors import TaxonomyError
 from taxonomy.models import Corpus, Paper, TaxonomyNode
 from taxonomy.progress import Announced, Stages
-from taxonomy.tree import TOPIC, Taxonomy
+from taxonomy.tree import THEME, TOPIC, Taxonomy
 
 
 @dataclass
@@ -113,6 +113,7 @@ def fit(
     held: tuple[list[str], np.ndarray] | None = None,
     embedder: Embedder | None = None,
     stages: Stages | None = None,
+    helper: Background | None = None,
     **overrides: Any,
 ) -> RunResult:
     """The taxonomy of `papers` in memory: a Corpus, Papers, abstract texts, or a pandas
@@ -126,7 +127,9 @@ def fit(
     `cluster={"min_size": 8}` or `**{"cluster.min_size": 8}`.
     With `previous` (the last run's state) and `held` (its paper ids and map positions), the
     previous taxonomy is updated instead of refitted (`taxonomy.curate.update`); with
-    `previous` alone it is refitted and its ids are kept where nodes match.
+    `previous` alone it is refitted and its ids are kept where nodes match. `helper`: a
+    background process (taxonomy.background) the caller holds and closes; without one, a
+    large refit starts its own.
     """
     from taxonomy import background, engines
     from taxonomy.ingest.vectors import unit_rows
@@ -149,7 +152,8 @@ def fit(
     work.model_id = "" if given else backend.embedder.model_name
     refit = held is None or previous is None
     wanted = refit and len(corpus) >= background.MIN_PAPERS
-    with _beside(backend, wanted, islands=cfg.output.layout != "umap") as work.background:
+    islands = cfg.output.layout != "umap"
+    with _beside(backend, wanted, islands, helper) as work.background:
         if embeddings is None:
             with work.stages("embed", total=len(corpus)) as tick:
                 embeddings, work.newly = work.embed(corpus.texts, tick)
@@ -164,16 +168,18 @@ def fit(
 
 
 @contextmanager
-def _beside(backend: Any, wanted: bool, islands: bool) -> Iterator[Background | None]:
-    """A background process for a large fit (taxonomy.background), with the sentence model
-    loading there from the start and then (`islands`) UMAP imported for the map layout it
-    will compute; None for a small fit or an update."""
+def _beside(
+    backend: Any, wanted: bool, islands: bool, given: Background | None
+) -> Iterator[Background | None]:
+    """A background process for a large fit (taxonomy.background; `given`, else one of its
+    own), with the sentence model loading there from the start and then (`islands`) UMAP
+    imported for the map layout it will compute; None for a small fit or an update."""
     from taxonomy import reduce
 
     if not wanted:
         yield None
         return
-    with Background() as helper:
+    with nullcontext(given) if given is not None else Background() as helper:
         load_beside = getattr(backend.embedder, "load_beside", None)
         if load_beside:
             load_beside(helper)
@@ -433,18 +439,38 @@ def _count_phrases_ahead(work: _Work) -> None:
 
 
 def _embed_label_phrases_ahead(work: _Work, fitted: Taxonomy) -> None:
-    """The topics' label candidates, embedded (into the cache) while the background process
-    is free, before it computes the map layout: otherwise the label stage's phrase embeddings
-    wait behind that layout (20,000 papers: 2 s). With the user's edits the label stage may
-    want other phrases too; it embeds those itself."""
-    from taxonomy import label
+    """The label candidates of topics and themes, sent to be embedded in the background
+    process before it computes the map layout, while this process goes on to label:
+    otherwise the label stage's phrase embeddings wait for that layout (20,000 papers: 2 s)
+    and for each batch. The reference schemes' areas (`hierarchy.vocabulary`) go with them.
+    When a topic has too few papers in the sample, the label stage reads all its papers too
+    (`label.label_rows`): their phrases are counted here while the sample's candidates are
+    embedded, and the new candidates sent after them. With the user's edits the label stage
+    may want other phrases too; it embeds those itself."""
+    from taxonomy import keyphrases, label, vocabulary
 
     rows, counted = work.counted
-    if not np.array_equal(rows, label.label_rows(work.label_sample, fitted.topic_of)):
-        return  # the label stage counts other papers' phrases
-    counts, vocab = counted()
-    topic_of = fitted.topic_of[rows]
-    work.embed(label.candidate_phrases(topic_of, fitted.n_nodes(TOPIC), counts, vocab))
+    areas = vocabulary.area_texts(work.cfg.hierarchy.vocabulary)
+    work.embed.ahead(sorted(set(areas) | _label_candidates(fitted, rows, *counted())))
+    wanted = label.label_rows(work.label_sample, fitted.topic_of)
+    if not np.array_equal(rows, wanted):
+        texts = work.corpus.texts
+        recounted = keyphrases.count_phrases([texts[i] for i in wanted], work.cfg.label.max_ngram)
+        work.counted = (wanted, lambda: recounted)
+        work.embed.ahead(sorted(_label_candidates(fitted, wanted, *recounted)))
+
+
+def _label_candidates(
+    fitted: Taxonomy, rows: np.ndarray, counts: Any, vocab: np.ndarray
+) -> set[str]:
+    """The label candidates of the topics and themes in these rows' phrase counts."""
+    from taxonomy import label
+
+    phrases: set[str] = set()
+    for level in (TOPIC, THEME):
+        groups = fitted.layer(level)[rows]
+        phrases.update(label.candidate_phrases(groups, fitted.n_nodes(level), counts, vocab))
+    return phrases
 
 
 def _file_digest(setting: str) -> str:
@@ -458,13 +484,28 @@ def _file_digest(setting: str) -> str:
 class _Embedding:
     """Texts -> vectors through the embedder and the run's embedding cache."""
 
-    def __init__(self, embedder: Embedder, cache_dir: Path, usable: bool) -> None:
+    def __init__(self, embedder: Announced, cache_dir: Path, usable: bool) -> None:
         self.embedder, self.cache_dir, self.usable = embedder, cache_dir / "embeddings", usable
+        self.pending: list[tuple[list[str], Callable[[], np.ndarray]]] = []  # see `ahead`
 
     def __call__(self, texts: list[str], tick: Progress | None = None) -> tuple[np.ndarray, int]:
-        from taxonomy.embed import embed_texts
+        from taxonomy.embed import Computed, embed_texts
 
+        while self.pending:  # texts embedded ahead go into the cache first
+            ahead, vectors = self.pending.pop(0)
+            embedder = Computed(self.embedder, ahead, vectors())
+            embed_texts(ahead, embedder, cache_dir=self.cache_dir)
         return embed_texts(texts, self.embedder, cache_dir=self.cache_dir, progress=tick)
+
+    def ahead(self, texts: list[str]) -> None:
+        """Start embedding those of `texts` the cache lacks (in the background process when
+        the model is there), for a later call: the caller goes on meanwhile."""
+        from taxonomy.embed import uncached
+
+        sent = {text for ahead, _ in self.pending for text in ahead}
+        missing = [t for t in uncached(texts, self.embedder, self.cache_dir) if t not in sent]
+        if missing:
+            self.pending.append((missing, self.embedder.encode_later(missing)))
 
     def phrases(self) -> Any:
         return (lambda items: self(items)[0]) if self.usable else None

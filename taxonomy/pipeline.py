@@ -7,8 +7,10 @@ and writes the outputs as one set; the stages live in their own modules and own 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from taxonomy.embed import Embedder
 from taxonomy.fitting import RunResult, fit
 from taxonomy.models import Corpus
 from taxonomy.progress import Stages
+
+if TYPE_CHECKING:
+    from taxonomy.background import Background
 
 __all__ = ["RunResult", "Stages", "fit", "run"]
 
@@ -54,21 +59,24 @@ def run(
         held = _held(out_dir) if previous is not None else None
         paper_ids = [p.id for p in corpus.papers]
         reason = refit_reason(previous, cfg, refit, held and held[0], paper_ids)
-        result = fit(
-            corpus,
-            vectors,
-            cfg,
-            edits=edits,
-            previous=previous,
-            held=None if reason else held,
-            embedder=embedder,
-            stages=stages,
-        )
-        if reason:
-            result.changes["run"]["reason"] = reason
-        _record_sources(result.state, config, cfg)
-        with stages("export"):
-            result.files = _export(result, out_dir, vectors)
+        # One background process for a large corpus's fit and export (taxonomy.background)
+        with _background(len(corpus)) as helper:
+            result = fit(
+                corpus,
+                vectors,
+                cfg,
+                edits=edits,
+                previous=previous,
+                held=None if reason else held,
+                embedder=embedder,
+                stages=stages,
+                helper=helper,
+            )
+            if reason:
+                result.changes["run"]["reason"] = reason
+            _record_sources(result.state, config, cfg)
+            with stages("export"):
+                result.files = _export(result, out_dir, vectors, helper)
     result.timings, result.out_dir = stages.timings, out_dir
     return result
 
@@ -102,7 +110,20 @@ def _record_sources(state: RunState, config: Any, cfg: Config) -> None:
     state.cache_dir = str(Path(cfg.cache_dir).resolve())
 
 
-def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dict[str, Path]:
+@contextmanager
+def _background(n_papers: int) -> Iterator[Background | None]:
+    from taxonomy.background import MIN_PAPERS, Background
+
+    if n_papers < MIN_PAPERS:
+        yield None
+        return
+    with Background() as helper:
+        yield helper
+
+
+def _export(
+    result: RunResult, out_dir: Path, vectors: np.ndarray | None, helper: Background | None
+) -> dict[str, Path]:
     from taxonomy.curate.changes import changes_json, changes_markdown
     from taxonomy.curate.ids import state_json
     from taxonomy.export import GIVEN_VECTORS, default_title, npy_bytes, write_outputs
@@ -128,6 +149,7 @@ def _export(result: RunResult, out_dir: Path, vectors: np.ndarray | None) -> dic
         topic_vectors=result.topic_vectors() if cfg.output.report else None,
         cache_dir=Path(cfg.cache_dir),
         extra=extra,
+        helper=helper,
     )
 
 

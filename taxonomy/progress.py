@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -91,3 +91,9 @@ class Announced:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.inner.encode(texts)
+
+    def encode_later(self, texts: list[str]) -> Callable[[], np.ndarray]:
+        """The inner embedder's `encode_later` where it has one (it may start now), else a
+        function that encodes when called."""
+        later = getattr(self.inner, "encode_later", None)
+        return later(texts) if later is not None else lambda: self.inner.encode(texts)

@@ -185,6 +185,18 @@ def assign_areas(
     return names
 
 
+def _schemes(setting: str) -> list[Scheme]:
+    """The schemes `hierarchy.vocabulary` considers."""
+    if setting == "none":
+        return []
+    return [load_scheme(spec) for spec in (bundled() if setting == "auto" else [setting])]
+
+
+def area_texts(setting: str) -> list[str]:
+    """The texts `area_names` embeds for this setting (a caller can embed them ahead)."""
+    return [area.text for scheme in _schemes(setting) for area in scheme.areas]
+
+
 def area_names(
     embeddings: np.ndarray,
     theme_of: np.ndarray,
@@ -203,8 +215,7 @@ def area_names(
     centroids = group_centroids(unit, theme_of, n_themes)
     mean = normalize(unit.mean(axis=0)[None])[0]
     best: tuple[float, Scheme, np.ndarray] | None = None
-    for spec in bundled() if setting == "auto" else [setting]:
-        scheme = load_scheme(spec)
+    for scheme in _schemes(setting):
         vectors = normalize(np.asarray(embed_phrases([a.text for a in scheme.areas])))
         similarity = centroids @ vectors.T - mean @ vectors.T
         share = fit_share(similarity)

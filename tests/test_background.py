@@ -165,3 +165,58 @@ def test_the_model_in_the_background_gives_the_same_vectors():
         there = embedder.encode(texts)
         embedder.load_beside(None)
     assert np.array_equal(here, there)
+
+
+def test_texts_embedded_ahead_are_cached_when_next_asked_for(tmp_path):
+    from taxonomy.fitting import _Embedding
+    from taxonomy.progress import Announced
+    from tests.helpers.fake_embed import FakeEmbedder
+
+    sent: list[list[str]] = []
+
+    class Ahead(FakeEmbedder):
+        def encode_later(self, texts: list[str]):
+            sent.append(list(texts))
+            vectors = self.encode(texts)
+            return lambda: vectors
+
+    embedder = Ahead()
+    embedding = _Embedding(Announced(embedder, print, "embed"), tmp_path, usable=True)
+    embedding.ahead(["kv cache", "lora", "lora"])
+    embedding.ahead(["lora", "speech"])  # lora is on its way already
+    assert sorted(map(sorted, sent)) == [["kv cache", "lora"], ["speech"]]
+    texts = ["speech", "kv cache", "lora", "diffusion"]
+    vectors, newly = embedding(texts)
+    assert newly == 1  # only the text not sent ahead
+    assert embedder.calls == 4  # each text encoded once
+    assert np.array_equal(vectors, FakeEmbedder().encode(texts))
+    again = _Embedding(Announced(Ahead(), print, "embed"), tmp_path, usable=True)
+    assert again(texts)[1] == 0  # the ones sent ahead were stored in the cache
+
+
+def test_a_run_with_a_background_process_writes_the_same_files(monkeypatch, tmp_path):
+    from taxonomy import engines, export
+    from taxonomy.pipeline import run
+    from tests.helpers.fake_embed import FakeEmbedder
+    from tests.helpers.small_run import small_config
+
+    engines.use_embedder(FakeEmbedder())
+    try:
+        alone = tmp_path / "alone"
+        run(small_config(alone, tmp_path / "cache-alone", n=120), out=alone / "out")
+        monkeypatch.setattr(background, "MIN_PAPERS", 10)
+        helpers: list[object] = []
+        made = export.tables_and_map
+
+        def tables_and_map(*args, **kwargs):
+            helpers.append(kwargs["helper"])
+            return made(*args, **kwargs)
+
+        monkeypatch.setattr(export, "tables_and_map", tables_and_map)
+        beside = tmp_path / "beside"
+        run(small_config(beside, tmp_path / "cache-beside", n=120), out=beside / "out")
+    finally:
+        engines.use_embedder(None)
+    assert helpers and isinstance(helpers[0], Background)
+    for name in ("map.html", "map.png", "map.svg", "documents.csv", "taxonomy.yaml"):
+        assert (alone / "out" / name).read_bytes() == (beside / "out" / name).read_bytes(), name
