@@ -59,7 +59,7 @@ def run(
         held = _held(out_dir) if previous is not None else None
         paper_ids = [p.id for p in corpus.papers]
         reason = refit_reason(previous, cfg, refit, held and held[0], paper_ids)
-        # One background process for a large corpus's fit and export (taxonomy.background)
+        # One background process for a large corpus's fit and export
         with _background(len(corpus)) as helper:
             result = fit(
                 corpus,
@@ -112,13 +112,21 @@ def _record_sources(state: RunState, config: Any, cfg: Config) -> None:
 
 @contextmanager
 def _background(n_papers: int) -> Iterator[Background | None]:
+    """A background process kept from the fit through the export, where the map page and the
+    figure are made in it (taxonomy.export.write_outputs); None below background.MIN_PAPERS,
+    and above SHARED_MAX papers, whose fit then has a background process of its own, closed
+    before the export: the page's points would be copied into it, and it would hold the
+    sentence model through the export, the largest run's peak (1M papers: 11.7 of 12 GB)."""
     from taxonomy.background import MIN_PAPERS, Background
 
-    if n_papers < MIN_PAPERS:
+    if not MIN_PAPERS <= n_papers <= SHARED_MAX:
         yield None
         return
     with Background() as helper:
         yield helper
+
+
+SHARED_MAX = 250_000
 
 
 def _export(
