@@ -386,9 +386,11 @@ def _name_themes(
     taken: set[str],
     embed_phrases: PhraseEmbedder | None,
     vocabulary: str,
+    kept: Mapping[int, str],
 ) -> list[str]:
-    """Name every theme (labels set on `themes`, names added to `taken`); return the source
-    of each name: the reference scheme's name, or "corpus" for a name from its phrases."""
+    """Name every theme (labels set on `themes`, names added to `taken`) but those `kept`
+    (theme index -> the label it keeps); return the source of each name: the reference
+    scheme's name, or "corpus" for a name from its phrases."""
     n_themes = taxonomy.n_nodes(THEME)
     theme_rows = taxonomy.layer(THEME)[rows]
     centers = group_centroids(normalize(data.embeddings), theme_rows, n_themes)
@@ -412,7 +414,7 @@ def _name_themes(
     for j in sorted(range(n_themes), key=lambda j: (-sizes[j], j)):
         kids = taxonomy.children(THEME, j)
         child_labels = [topics[t].label for t in kids]
-        name = areas.names[j]
+        name = kept.get(j, areas.names[j])
         if name is None and len(kids) == 1:
             name = child_labels[0]
         elif name is None:
@@ -517,7 +519,16 @@ def label_taxonomy(
     theme_rows = taxonomy.layer(THEME)[rows]
     themes = label_groups(theme_rows, taxonomy.n_nodes(THEME), taken=set(taken), **common)
     data = _Phrases(row_texts, counts, vocab, embeddings[rows])
-    sources = _name_themes(taxonomy, rows, data, topics, themes, taken, embed_phrases, vocabulary)
+    # A theme keeping its label from the last run (not the user's: for those the automatic
+    # name is recorded) shows that label whatever is computed here: it is not named again.
+    kept = {
+        j: preset[node]
+        for j, node in enumerate(taxonomy.ids[THEME])
+        if node in preset and node not in fixed
+    }
+    sources = _name_themes(
+        taxonomy, rows, data, topics, themes, taken, embed_phrases, vocabulary, kept
+    )
     theme_auto = _settle(themes, taxonomy.ids[THEME], preset, fixed)
     named_by = _named_by(taxonomy.ids[THEME], sources, theme_auto, themes, fixed)
     labelled: dict[str, GroupLabel] = {}

@@ -218,3 +218,17 @@ def check_consistency(out: Path) -> None:
     sizes = sum(t["size"] for th in doc["themes"] for t in th["children"])
     assert sizes + doc["unassigned"] == doc["papers"] == changes["papers"]["current"]
     assert changes["papers"]["unassigned"] == doc["unassigned"]
+
+
+@pytest.mark.slow
+def test_rerunning_unchanged_seeds_embeds_nothing_new(tmp_path, fake_embedder):
+    # Themes keeping their names are not named again: doing so asked the model for written
+    # forms the fit had not embedded, and a warm re-run loaded it (~4 s) for four phrases.
+    seeds = Path(__file__).resolve().parents[1] / "data/seeds"
+    settings = {"cache_dir": str(tmp_path / "cache"), "input.paths": [str(seeds)]}
+    first = run(None, out=tmp_path / "out", **settings)
+    embedded = fake_embedder.calls
+    second = run(None, out=tmp_path / "out", **settings)
+    assert second.changes["run"]["mode"] == "update"
+    assert fake_embedder.calls == embedded
+    assert second.taxonomy.labels == first.taxonomy.labels
