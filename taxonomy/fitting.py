@@ -564,8 +564,7 @@ def _lsa_vectors(work: _Work, key: str) -> tuple[np.ndarray, Callable[[], tuple]
         later = np.setdiff1d(rest, needed, assume_unique=True)
         if work.background is None or not 0 < len(later) <= LATER_MAX:
             needed, later = rest, rest[:0]
-        if len(needed):
-            tfidf[needed] = fit.projection([texts[i] for i in needed])
+        lexical.project_rows(fit.projection, texts, needed, tfidf)
         if len(later):
             pending = work.background.submit(fit.projection, [texts[i] for i in later])
 
@@ -579,10 +578,11 @@ def _lsa_vectors(work: _Work, key: str) -> tuple[np.ndarray, Callable[[], tuple]
     return tfidf, None
 
 
-# The most papers whose lexical vectors are projected in the background process: their
-# vectors (0.5 KB each) wait in the main process until the fit needs them, and a larger rest
-# (1M papers: ~2 min of projection) would keep the fit waiting anyway.
-LATER_MAX = 250_000
+# The most papers whose lexical vectors are projected in the background process: their texts
+# are copied there and their vectors wait in the main process until the fit needs them (at
+# 250,000 papers the run's peak memory rose 3.3 -> 5.2 GB), and a larger rest would keep the
+# fit waiting anyway (250,000: 24 s at the place stage).
+LATER_MAX = 100_000
 
 
 def _complete_vectors(work: _Work) -> np.ndarray:

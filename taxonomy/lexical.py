@@ -32,9 +32,18 @@ def tfidf_vectors(
         return fit.vectors
     out = np.zeros((len(texts), fit.vectors.shape[1]), np.float32)
     out[fit.rows] = fit.vectors
-    rest = unfitted_rows(len(texts), fit.rows)
-    out[rest] = fit.projection([texts[i] for i in rest])
+    project_rows(fit.projection, texts, unfitted_rows(len(texts), fit.rows), out)
     return out
+
+
+def project_rows(
+    projection: Projection, texts: list[str], rows: np.ndarray, out: np.ndarray
+) -> None:
+    """out[rows] = the projection of those texts, PROJECT_CHUNK at a time (1M papers: their
+    vectors are never held twice)."""
+    for start in range(0, len(rows), PROJECT_CHUNK):
+        block = rows[start : start + PROJECT_CHUNK]
+        out[block] = projection([texts[i] for i in block])
 
 
 class LsaFit(NamedTuple):

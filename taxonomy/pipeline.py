@@ -115,8 +115,9 @@ def _background(n_papers: int) -> Iterator[Background | None]:
     """A background process kept from the fit through the export, where the map page and the
     figure are made in it (taxonomy.export.write_outputs); None below background.MIN_PAPERS,
     and above SHARED_MAX papers, whose fit then has a background process of its own, closed
-    before the export: the page's points would be copied into it, and it would hold the
-    sentence model through the export, the largest run's peak (1M papers: 11.7 of 12 GB)."""
+    before the export: the page's points would be copied into it (with their abstracts), and
+    it would hold the sentence model through the export, a large run's peak (1M papers:
+    ~11 GB of the 12 GB target)."""
     from taxonomy.background import MIN_PAPERS, Background
 
     if not MIN_PAPERS <= n_papers <= SHARED_MAX:
@@ -126,7 +127,7 @@ def _background(n_papers: int) -> Iterator[Background | None]:
         yield helper
 
 
-SHARED_MAX = 250_000
+SHARED_MAX = 100_000
 
 
 def _export(
