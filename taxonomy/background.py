@@ -20,6 +20,7 @@ import queue
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -68,8 +69,9 @@ class Background:
         self._reader.start()
 
     def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
-        """Start func(*args, **kwargs) in the helper (a module-level function: it is sent by
-        name); the returned function waits for and returns its result or raises its error."""
+        """Start func(*args, **kwargs) in the helper (a module-level function, sent by name,
+        or a picklable callable object, sent whole); the returned function waits for and
+        returns its result or raises its error."""
         call_id = self._sent
         self._sent += 1
         self._calls[call_id] = (func, args, kwargs)
@@ -156,8 +158,12 @@ def _receive_calls(receive: Connection, calls: queue.SimpleQueue) -> None:
     while True:
         try:
             calls.put(receive.recv())
-        except BaseException:  # closed by the main process, or unreadable: the helper ends
-            calls.put(None)  # (and the main process computes what is still pending)
+        except (EOFError, OSError):  # the main process closed the pipe or exited
+            calls.put(None)
+            return
+        except BaseException:  # a call that cannot be read: said, and the helper ends (the
+            traceback.print_exc()  # main process then computes what is still pending)
+            calls.put(None)
             return
 
 

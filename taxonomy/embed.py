@@ -351,8 +351,12 @@ def uncached(texts: Sequence[str], embedder: Embedder, cache_dir: Path) -> list[
     (those the cache lacks, once each)."""
     keys = [text_key(t) for t in texts]
     store = open_store(cache_dir, embedder.model_name, embedder.max_tokens, embedder.dim)
-    found = store.lookup(keys)[1]
-    return [t for _, t in sorted({keys[i]: texts[i] for i in np.flatnonzero(~found)}.items())]
+    return [text for _, text in _missing(keys, texts, store.lookup(keys)[1])]
+
+
+def _missing(keys: list[str], texts: Sequence[str], found: np.ndarray) -> list[tuple[str, str]]:
+    """(key, text) of each distinct text not found, in key order (what is embedded)."""
+    return sorted({keys[i]: texts[i] for i in np.flatnonzero(~found)}.items())
 
 
 def embed_texts(
@@ -379,7 +383,7 @@ def embed_texts(
         out, found = store.lookup(keys)
     else:
         out, found = np.zeros((len(keys), dim), np.float32), np.zeros(len(keys), bool)
-    missing = sorted({keys[i]: texts[i] for i in np.flatnonzero(~found)}.items())
+    missing = _missing(keys, texts, found)
     if missing:
         rows: dict[str, list[int]] = {}
         for i in np.flatnonzero(~found):

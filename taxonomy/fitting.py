@@ -128,8 +128,8 @@ def fit(
     With `previous` (the last run's state) and `held` (its paper ids and map positions), the
     previous taxonomy is updated instead of refitted (`taxonomy.curate.update`); with
     `previous` alone it is refitted and its ids are kept where nodes match. `helper`: a
-    background process (taxonomy.background) the caller holds and closes; without one, a
-    large refit starts its own.
+    background process (taxonomy.background) the caller holds and closes, used by a large
+    refit (an update uses none); without one, a large refit starts its own.
     """
     from taxonomy import background, engines
     from taxonomy.ingest.vectors import unit_rows
@@ -265,6 +265,7 @@ def _update(
     from taxonomy.curate import update
 
     _lexical(work)
+    _complete_vectors(work)
     assert work.previous is not None
     n_fitted = len(work.corpus) if work.sample is None else len(work.sample)
     min_size = cluster.resolve_min_size(work.cfg.cluster.min_size, n_fitted)
@@ -504,8 +505,11 @@ class _Embedding:
 
         sent = {text for ahead, _ in self.pending for text in ahead}
         missing = [t for t in uncached(texts, self.embedder, self.cache_dir) if t not in sent]
-        if missing:
-            self.pending.append((missing, self.embedder.encode_later(missing)))
+        # in the batches `embed_texts` would give the model: the same vectors, to the last bit
+        step = self.embedder.chunk(len(missing)) if missing else 1
+        for start in range(0, len(missing), step):
+            batch = missing[start : start + step]
+            self.pending.append((batch, self.embedder.encode_later(batch)))
 
     def phrases(self) -> Any:
         return (lambda items: self(items)[0]) if self.usable else None
@@ -518,8 +522,9 @@ class _Embedding:
 
 def _lexical(work: _Work) -> None:
     """The paper vectors: sentence embeddings mixed with TF-IDF/SVD (fitted on the sample).
-    The rest of a large corpus is projected in the background process while the main one
-    reduces and clusters the sample: `work.vectors` is set by `_complete_vectors`."""
+    `work.fit_vectors` are there at once; the rest of a large corpus may be projected in the
+    background process while the main one reduces and clusters the sample, so `work.vectors`
+    is read through `_complete_vectors` (which waits for them) until it is set."""
     from taxonomy import placement, reduce
     from taxonomy.stage_cache import cache_key, code_digest, load_arrays
 
@@ -555,27 +560,25 @@ def _lsa_vectors(work: _Work, key: str) -> tuple[np.ndarray, Callable[[], tuple]
 
     cfg, texts, sample = work.cfg, work.corpus.texts, work.sample
     fit = lexical.fit_lsa(texts, cfg.embed.tfidf_dims, cfg.seed, sample)
-    tfidf = fit.vectors
-    if fit.rows is not None:
-        tfidf = np.zeros((len(texts), fit.vectors.shape[1]), np.float32)
-        tfidf[fit.rows] = fit.vectors
+    later = np.zeros(0, np.int64)  # rows outside the fit sample: not needed before placing
+    if fit.rows is not None and sample is not None and work.background is not None:
         rest = lexical.unfitted_rows(len(texts), fit.rows)
-        needed = rest if sample is None else np.intersect1d(rest, sample, assume_unique=True)
-        later = np.setdiff1d(rest, needed, assume_unique=True)
-        if work.background is None or not 0 < len(later) <= LATER_MAX:
-            needed, later = rest, rest[:0]
-        lexical.project_rows(fit.projection, texts, needed, tfidf)
-        if len(later):
-            pending = work.background.submit(fit.projection, [texts[i] for i in later])
+        later = np.setdiff1d(rest, sample, assume_unique=True)
+        if len(later) > LATER_MAX:
+            later = later[:0]
+    tfidf = lexical.lsa_array(texts, fit, skip=later)
+    if not len(later):
+        store_arrays(Path(cfg.cache_dir), "lexical", key, {"tfidf": tfidf})
+        return tfidf, None
+    assert work.background is not None
+    pending = work.background.submit(fit.projection, [texts[i] for i in later])
 
-            def projected() -> tuple[np.ndarray, np.ndarray]:
-                tfidf[later] = pending()
-                store_arrays(Path(cfg.cache_dir), "lexical", key, {"tfidf": tfidf})
-                return later, tfidf[later]
+    def projected() -> tuple[np.ndarray, np.ndarray]:
+        tfidf[later] = pending()
+        store_arrays(Path(cfg.cache_dir), "lexical", key, {"tfidf": tfidf})
+        return later, tfidf[later]
 
-            return tfidf, projected
-    store_arrays(Path(cfg.cache_dir), "lexical", key, {"tfidf": tfidf})
-    return tfidf, None
+    return tfidf, projected
 
 
 # The most papers whose lexical vectors are projected in the background process: their texts

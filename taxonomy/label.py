@@ -197,7 +197,10 @@ def _group_candidates(
     cands: list[list[int]] = []
     shares: list[np.ndarray] = []
     for g in range(n_groups):
-        share = np.asarray(binary[members[g]].mean(axis=0)).ravel()
+        if len(members[g]):
+            share = np.asarray(binary[members[g]].mean(axis=0)).ravel()
+        else:  # a group none of these papers is in (`candidate_phrases` of a sample)
+            share = np.zeros(binary.shape[1])
         row = scores[g].copy()
         if allowed_terms is not None:
             mask = (

@@ -27,12 +27,20 @@ def tfidf_vectors(
 ) -> np.ndarray:
     """Unit-length TF-IDF/SVD (LSA) vectors of all `texts`: `fit_lsa`, then the texts it did
     not fit projected into its space."""
-    fit = fit_lsa(texts, dims, seed, fit_rows)
+    return lsa_array(texts, fit_lsa(texts, dims, seed, fit_rows))
+
+
+def lsa_array(texts: list[str], fit: LsaFit, skip: np.ndarray | None = None) -> np.ndarray:
+    """Every text's LSA vector from `fit`: the fitted texts' own, the others projected; the
+    rows in `skip` are left 0 (the caller projects them elsewhere)."""
     if fit.rows is None:
         return fit.vectors
     out = np.zeros((len(texts), fit.vectors.shape[1]), np.float32)
     out[fit.rows] = fit.vectors
-    project_rows(fit.projection, texts, unfitted_rows(len(texts), fit.rows), out)
+    rest = unfitted_rows(len(texts), fit.rows)
+    if skip is not None:
+        rest = np.setdiff1d(rest, skip, assume_unique=True)
+    project_rows(fit.projection, texts, rest, out)
     return out
 
 

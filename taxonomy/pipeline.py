@@ -112,8 +112,9 @@ def _record_sources(state: RunState, config: Any, cfg: Config) -> None:
 
 @contextmanager
 def _background(n_papers: int) -> Iterator[Background | None]:
-    """A background process kept from the fit through the export, where the map page and the
-    figure are made in it (taxonomy.export.write_outputs); None below background.MIN_PAPERS,
+    """A background process kept from the fit (a refit's, not an update's) through the export,
+    where the map page and the figure are made in it (taxonomy.export.write_outputs); None
+    below background.MIN_PAPERS,
     and above SHARED_MAX papers, whose fit then has a background process of its own, closed
     before the export: the page's points would be copied into it (with their abstracts), and
     it would hold the sentence model through the export, a large run's peak (1M papers:

@@ -220,3 +220,42 @@ def test_a_run_with_a_background_process_writes_the_same_files(monkeypatch, tmp_
     assert helpers and isinstance(helpers[0], Background)
     for name in ("map.html", "map.png", "map.svg", "documents.csv", "taxonomy.yaml"):
         assert (alone / "out" / name).read_bytes() == (beside / "out" / name).read_bytes(), name
+
+
+def test_thin_topics_are_counted_ahead_and_labelled_as_without_the_background(
+    monkeypatch, tmp_path
+):
+    import random
+
+    from taxonomy import engines, fitting
+    from tests.helpers.fake_embed import FakeEmbedder
+
+    pools = [
+        "kv cache memory eviction decoding tokens compression attention keys values",
+        "retrieval passages dense retriever reranking grounding search index documents",
+        "code program synthesis python unit tests compiler functions repository bugs",
+        "speech audio recognition acoustic spoken waveform transcription speaker voice asr",
+    ]
+    rng = random.Random(0)
+    texts = [f"{' '.join(rng.choices(pools[i % 4].split(), k=18))} study {i}" for i in range(160)]
+    monkeypatch.setattr(label, "LABEL_SAMPLE", 40)  # a paper in four: most topics thin
+    counted_by_label_stage: list[int] = []
+
+    def count_phrases(texts: list[str], max_ngram: int):
+        counted_by_label_stage.append(len(texts))
+        return keyphrases.count_phrases(texts, max_ngram)
+
+    monkeypatch.setattr(label, "count_phrases", count_phrases)
+    engines.use_embedder(FakeEmbedder())
+    try:
+        alone = fitting.fit(texts, seed=3, cache_dir=str(tmp_path / "alone"))
+        assert len(counted_by_label_stage) == 1
+        assert counted_by_label_stage[0] > 40  # the sample and the thin topics' papers
+        monkeypatch.setattr(background, "MIN_PAPERS", 10)
+        beside = fitting.fit(texts, seed=3, cache_dir=str(tmp_path / "beside"))
+    finally:
+        engines.use_embedder(None)
+    assert len(counted_by_label_stage) == 1  # recounted once, ahead, not by the label stage
+    assert np.array_equal(alone.topic_of, beside.topic_of)
+    assert alone.taxonomy.labels == beside.taxonomy.labels
+    assert alone.taxonomy.named_by == beside.taxonomy.named_by

@@ -177,12 +177,14 @@ def tables_and_map(
         points, theme_labels, topic_labels = map_inputs(corpus, themes, layout)
         args = (points, theme_labels, topic_labels)
         options = {"title": title, "map_points": map_points or MAP_POINTS}
-        page = _beside(helper, render_map_html, *args, **options)
+        page = _made_meanwhile(helper, render_map_html, *args, **options)
         contents["map.html"] = lambda handle: handle.write(page().encode("utf-8"))
     return contents
 
 
-def _beside(helper: Background | None, func: Callable[..., Any], *args: Any, **kwargs: Any):
+def _made_meanwhile(
+    helper: Background | None, func: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Callable[[], Any]:
     """A function giving func(*args, **kwargs), computed meanwhile: in `helper` (a process of
     its own, so neither holds the other's GIL), else in a thread, which pays where the work
     releases the GIL (a large map page's deflate)."""
@@ -289,10 +291,16 @@ def write_outputs(
     contents |= tables_and_map(
         corpus, themes, layout, map_html=map_html, title=title, map_points=map_points, helper=helper
     )
-    if figure:  # drawn beside the tables too (matplotlib's import alone: ~0.5 s)
-        drawn = cache(
-            _beside(helper, figure_files, layout, themes, title=title, cache_dir=cache_dir)
-        )
+    if figure:
+        # In the helper it is drawn while the tables are written (matplotlib's import alone:
+        # ~0.5 s); without one, here and now: drawn in a thread, its memory would add to the
+        # table writers' (1M papers: +0.2 GB at the run's peak).
+        options = {"title": title, "cache_dir": cache_dir}
+        if helper is not None:
+            drawn = cache(helper.submit(figure_files, layout, themes, **options))
+        else:
+            files = figure_files(layout, themes, **options)
+            drawn = lambda: files  # noqa: E731
         for name in FIGURE_FILES:
             contents[name] = partial(_write_drawn, drawn, name)
     if report:
