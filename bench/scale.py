@@ -153,9 +153,7 @@ BASE = 40_000  # larger corpora grow from this prepared set
 
 def prepare(n: int, work: Path) -> tuple[Path, Path, Path]:
     """(input JSONL, cache dir holding the stand-in vectors, vectors .npy for BERTopic)."""
-    from taxonomy.embed import open_store
     from taxonomy.ingest import read_corpus
-    from taxonomy.models import text_key
 
     folder = work / f"n{n}"
     data, cache, npy = folder / "papers.jsonl", folder / "cache", folder / "vectors.npy"
@@ -172,15 +170,32 @@ def prepare(n: int, work: Path) -> tuple[Path, Path, Path]:
         write_input(papers(n), data)
         texts = read_corpus([data], id_column="id").texts  # as the run reads them
         vectors = standin_vectors(texts)
-    store = open_store(cache / "embeddings", MODEL, TOKENS, DIM)
+    np.save(npy, vectors)
+    write_standins(folder, texts, vectors)
+    print(f"prepared {len(texts)} papers in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return data, cache, npy
+
+
+def write_standins(
+    folder: Path, texts: list[str] | None = None, vectors: np.ndarray | None = None
+) -> None:
+    """The stand-in vectors written into the folder's embedding store under their texts'
+    keys (by default the folder's papers.jsonl and vectors.npy), and the list of its shards
+    (shards.json: what `reset_cache` keeps)."""
+    from taxonomy.embed import open_store
+    from taxonomy.ingest import read_corpus
+    from taxonomy.models import text_key
+
+    if texts is None:
+        texts = read_corpus([folder / "papers.jsonl"], id_column="id").texts
+    if vectors is None:
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    store = open_store(folder / "cache" / "embeddings", MODEL, TOKENS, DIM)
     with store.writer(100_000) as writer:
         for start in range(0, len(texts), 100_000):
             chunk = texts[start : start + 100_000]
             writer.add([text_key(t) for t in chunk], vectors[start : start + 100_000])
-    np.save(npy, vectors)
     (folder / "shards.json").write_text(json.dumps(sorted(p.name for p in store.path.iterdir())))
-    print(f"prepared {len(texts)} papers in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return data, cache, npy
 
 
 # ---------------------------------------------------------------- workers (own processes)
@@ -191,6 +206,12 @@ def reset_cache(cache: Path) -> None:
 
     kept = set(json.loads((cache.parent / "shards.json").read_text()))
     store = cache / "embeddings" / f"{MODEL}-{TOKENS}"
+    if not kept <= {path.name for path in store.iterdir()}:
+        # the store merged them with later runs' phrase shards (automatic compaction of
+        # small shards): written again, or every run would embed the corpus with MiniLM
+        shutil.rmtree(cache / "embeddings")
+        write_standins(cache.parent)
+        kept = set(json.loads((cache.parent / "shards.json").read_text()))
     for path in store.iterdir():
         if path.name not in kept:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
