@@ -256,7 +256,7 @@ def publish_outputs(out: Path, contents: Mapping[str, Content]) -> dict[str, Pat
         name: body.encode("utf-8") if isinstance(body, str) else body
         for name, body in contents.items()
     }
-    paths = publish(out, data, last=("map.html", *FIGURE_FILES))
+    paths = publish(out, data, last=("map.html",))
     return {KINDS.get(name, name): path for name, path in paths.items()}
 
 
